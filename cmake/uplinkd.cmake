@@ -1,0 +1,12 @@
+# uplinkd_add_test(NAME SOURCES a_test.cc ... LIBS lib ... [LABELS l ...])
+# One GoogleTest executable; each TEST becomes a CTest test through gtest_discover_tests.
+function(uplinkd_add_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} uplinkd_test_main GTest::gtest GTest::gmock)
+  set(labels unit)
+  if(ARG_LABELS)
+    set(labels ${ARG_LABELS})
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${labels}")
+endfunction()
