@@ -14,6 +14,10 @@ struct alignas(64) Buffer {
   enum Flags : uint32_t {
     kNextValid = 1u << 0,  // `next` names the following segment
   };
+  enum OffloadFlags : uint8_t {
+    kOffloadNeedsCsum = 1u << 0,  // VIRTIO_NET_HDR_F_NEEDS_CSUM: csum_start/csum_offset valid
+    kOffloadDataValid = 1u << 1,  // VIRTIO_NET_HDR_F_DATA_VALID: checksum already verified
+  };
 
   // Hot fields, touched for every packet.
   uint16_t offset;        // start of data, from the end of the header (kBufferHeadroom when fresh)
@@ -24,8 +28,14 @@ struct alignas(64) Buffer {
   uint32_t index;         // own pool index, fixed at pool creation
   uint32_t rx_interface;  // sw_if_index the packet arrived on
   uint32_t tx_interface;  // sw_if_index it leaves on, set by the node that chose it
-  uint32_t reserved;
-  uint8_t opaque[32];     // per-node scratch (parsed offsets and the like)
+  // Offload metadata, as a virtio-net header carries it (af_packet and tap read and write those
+  // headers): a partial checksum still to fill in, and a GSO super-frame still to segment.
+  uint8_t offload_flags;  // kOffloadNeedsCsum, kOffloadDataValid
+  uint8_t gso_type;       // VIRTIO_NET_HDR_GSO_* (0 = none)
+  uint16_t gso_size;      // payload bytes per segment when gso_type != 0
+  uint16_t csum_start;    // from data(): where checksumming starts
+  uint16_t csum_offset;   // from csum_start: where the checksum is stored
+  uint8_t opaque[28];     // per-node scratch (parsed offsets and the like)
 
   uint8_t* data() { return reinterpret_cast<uint8_t*>(this) + kBufferHeaderSize + offset; }
   const uint8_t* data() const {

@@ -114,6 +114,11 @@ inline void ResetBuffer(Buffer* b) {
   b->total_length = 0;
   b->rx_interface = UINT32_MAX;
   b->tx_interface = UINT32_MAX;
+  b->offload_flags = 0;
+  b->gso_type = 0;
+  b->gso_size = 0;
+  b->csum_start = 0;
+  b->csum_offset = 0;
 }
 
 }  // namespace uplinkd
