@@ -10,8 +10,8 @@ packages=(
   libmnl-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libpcap-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  # the test rig: namespaces, veths, ping
-  iproute2 iputils-ping procps kmod ethtool
+  # the test rig and the demo: namespaces, veths, ping, traffic
+  iproute2 iputils-ping procps kmod ethtool netcat-openbsd iperf3 jq
 )
 
 missing=()

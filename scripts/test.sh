@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds, and runs every test: the fuzzers for a bounded time, the
+# unit and integration tests under ASan+UBSan, then the whole suite on the release build.
+# Needs root (the integration tests build their own network namespaces). Never touches the
+# machine's own interfaces. Set FUZZ_SECONDS to change the fuzzing time per target (default 30).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test.sh: run as root (the integration tests create network namespaces)" >&2
+  exit 1
+fi
+bash scripts/install-deps.sh
+export UPLINKD_REQUIRE_INTEGRATION=1  # a namespace test that cannot run fails, never skips
+
+echo "== fuzzing the parsers (${FUZZ_SECONDS:-30} s each)"
+bash scripts/build.sh fuzz
+for target in startup_conf_fuzz cli_fuzz; do
+  corpus=$(mktemp -d)
+  cp fuzz/corpus/$target/* "$corpus"/
+  ./build-fuzz/fuzz/$target -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \
+    -print_final_stats=1 "$corpus" 2>&1 | grep -E "stat::number_of_executed_units|Done|ERROR" || true
+  rm -rf "$corpus"
+  # A crash leaves a crash-* file and a non-zero exit; run once more on nothing to check status.
+  if ls crash-* leak-* timeout-* >/dev/null 2>&1; then
+    echo "test.sh: $target found a failing input:" crash-* leak-* timeout-* 2>/dev/null
+    exit 1
+  fi
+done
+
+echo "== ASan+UBSan build: unit and integration tests"
+bash scripts/build.sh asan
+ctest --test-dir build-asan --output-on-failure -j 2 -L unit
+ctest --test-dir build-asan --output-on-failure -L integration
+
+echo "== release build: every test"
+bash scripts/build.sh release
+ctest --test-dir build --output-on-failure -j 2 -L unit
+ctest --test-dir build --output-on-failure -L integration
+ctest --test-dir build -N | tail -1
+echo "== all tests passed"

@@ -1,0 +1,13 @@
+#pragma once
+// The dataplane's CLI commands (VPP's names): each parses its words with CliArgs, fills the
+// driver's create-args struct or calls the engine, and answers with text and JSON.
+
+#include "cli/command_table.h"
+#include "graph/engine.h"
+
+namespace uplinkd {
+
+// `engine` must outlive the table's use.
+Status RegisterDataplaneCommands(CommandTable& table, Engine& engine);
+
+}  // namespace uplinkd

@@ -1,0 +1,170 @@
+// The dataplane for real: af_packet and tap interfaces on veths and namespaces the test builds.
+#include <gtest/gtest.h>
+
+#include "tests/integration/dataplane_fixture.h"
+
+namespace uplinkd::rig {
+namespace {
+
+constexpr uint64_t k50MB = 50ull * 1000 * 1000;
+
+std::vector<std::string> XconnectExec(const Topology& t, const std::string& create_opts = "") {
+  std::string a = "host-" + t.left.b, b = "host-" + t.right.a;
+  return {
+      "create host-interface name " + t.left.b + create_opts,
+      "create host-interface name " + t.right.a + create_opts,
+      "set interface l2 xconnect " + a + " " + b,
+      "set interface l2 xconnect " + b + " " + a,
+      "set interface state " + a + " up",
+      "set interface state " + b + " up",
+  };
+}
+
+void ExpectPings(Topology& t) {
+  PingResult v4 = Ping(*t.peer1, t.p2_v4, 3);
+  EXPECT_EQ(v4.received, 3) << v4.output;
+  PingResult v6 = Ping(*t.peer1, t.p2_v6, 3);
+  EXPECT_EQ(v6.received, 3) << v6.output;
+}
+
+void ExpectTransfer(Topology& t, const std::string& to, uint64_t bytes, uint16_t port) {
+  TransferResult r = TcpTransfer(*t.peer1, *t.peer2, to, port, bytes, seconds(60));
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.bytes_received, bytes);
+  EXPECT_EQ(r.sent_digest, r.received_digest);
+  std::printf("  [transfer] %llu bytes to %s in %.2f s (%.2f Gbit/s)\n",
+              static_cast<unsigned long long>(r.bytes_received), to.c_str(), r.seconds,
+              r.gbit_per_second);
+}
+
+TEST(AfPacketXconnectTest, PingTcpAndCountersMatchThePeers) {
+  UPLINKD_RIG_REQUIRE_NETNS();
+  auto t = MakeTopology(10);
+  ASSERT_TRUE(t);
+  auto dp = Dataplane::Start(*t->dut, "", XconnectExec(*t));
+  ASSERT_TRUE(dp);
+  // The counting window opens once the peers' link-up chatter is over.
+  usleep(500000);
+  dp->Ctl("clear interfaces");
+  LinkStats p1_before = ReadLinkStats(*t->peer1, t->left.a);
+  LinkStats p2_before = ReadLinkStats(*t->peer2, t->right.b);
+
+  ExpectPings(*t);
+  ExpectTransfer(*t, t->p2_v4, k50MB, 5001);
+  ExpectTransfer(*t, t->p2_v6, 5 * 1000 * 1000, 5002);
+
+  // What uplinkd received on one side is what that peer sent, and what it transmitted is what
+  // the other peer received: nothing else speaks on these wires.
+  usleep(300000);
+  LinkStats p1 = ReadLinkStats(*t->peer1, t->left.a);
+  LinkStats p2 = ReadLinkStats(*t->peer2, t->right.b);
+  auto left = dp->Counters("host-" + t->left.b);
+  auto right = dp->Counters("host-" + t->right.a);
+  EXPECT_GT(left["rx_packets"].get<uint64_t>(), 1000u);
+  EXPECT_EQ(left["rx_packets"].get<uint64_t>(), p1.tx_packets - p1_before.tx_packets);
+  EXPECT_EQ(left["rx_bytes"].get<uint64_t>(), p1.tx_bytes - p1_before.tx_bytes);
+  EXPECT_EQ(right["tx_packets"].get<uint64_t>(), p2.rx_packets - p2_before.rx_packets);
+  EXPECT_EQ(right["tx_bytes"].get<uint64_t>(), p2.rx_bytes - p2_before.rx_bytes);
+  EXPECT_EQ(right["rx_packets"].get<uint64_t>(), p2.tx_packets - p2_before.tx_packets);
+  EXPECT_EQ(left["tx_packets"].get<uint64_t>(), p1.rx_packets - p1_before.rx_packets);
+  EXPECT_EQ(left["drops"].get<uint64_t>(), 0u);
+  EXPECT_EQ(right["drops"].get<uint64_t>(), 0u);
+  std::printf("  [counters] host-%s rx %llu packets = peer tx; host-%s tx %llu = peer rx\n",
+              t->left.b.c_str(), static_cast<unsigned long long>(left["rx_packets"].get<uint64_t>()),
+              t->right.a.c_str(), static_cast<unsigned long long>(right["tx_packets"].get<uint64_t>()));
+}
+
+TEST(AfPacketXconnectTest, JumboFramesUpToTheMtu) {
+  UPLINKD_RIG_REQUIRE_NETNS();
+  auto t = MakeTopology(11, 9000);
+  ASSERT_TRUE(t);
+  auto dp = Dataplane::Start(*t->dut, "", XconnectExec(*t));
+  ASSERT_TRUE(dp);
+  // 8972 bytes of ICMP payload + 28 of headers = a 9000-byte IP packet, never fragmented.
+  CommandResult r = t->peer1->Exec({"ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", "-M", "do",
+                                    "-s", "8972", t->p2_v4}, seconds(10));
+  EXPECT_TRUE(r.ok()) << r.output;
+  r = t->peer1->Exec({"ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "1", "-M", "do", "-s",
+                      "8952", t->p2_v6}, seconds(10));
+  EXPECT_TRUE(r.ok()) << r.output;
+  ExpectTransfer(*t, t->p2_v4, 20 * 1000 * 1000, 5003);
+}
+
+TEST(AfPacketXconnectTest, TwoRxQueuesOnOneWorkerAndOnTwoWorkers) {
+  UPLINKD_RIG_REQUIRE_NETNS();
+  for (int workers : {1, 2}) {
+    SCOPED_TRACE(testing::Message() << workers << " worker(s)");
+    auto t = MakeTopology(12 + workers);
+    ASSERT_TRUE(t);
+    auto dp = Dataplane::Start(*t->dut, fmt::format("cpu {{ workers {} }}", workers),
+                               XconnectExec(*t, " num-rx-queues 2 num-tx-queues 2"));
+    ASSERT_TRUE(dp);
+    auto hw = dp->CtlJson("show hardware-interfaces host-" + t->left.b);
+    ASSERT_EQ(hw[0]["rx_queues"].size(), 2u);
+    if (workers == 2) {
+      EXPECT_NE(hw[0]["rx_queues"][0]["worker"], hw[0]["rx_queues"][1]["worker"]);
+    }
+    ExpectPings(*t);
+    ExpectTransfer(*t, t->p2_v4, k50MB, 5004);
+  }
+}
+
+class RxModeTest : public testing::TestWithParam<const char*> {};
+
+TEST_P(RxModeTest, ForwardsInEachRxMode) {
+  UPLINKD_RIG_REQUIRE_NETNS();
+  auto t = MakeTopology(20);
+  ASSERT_TRUE(t);
+  std::vector<std::string> exec = XconnectExec(*t);
+  exec.push_back(fmt::format("set interface rx-mode host-{} {}", t->left.b, GetParam()));
+  exec.push_back(fmt::format("set interface rx-mode host-{} {}", t->right.a, GetParam()));
+  auto dp = Dataplane::Start(*t->dut, "", exec);
+  ASSERT_TRUE(dp);
+  auto hw = dp->CtlJson("show hardware-interfaces");
+  for (const auto& iface : hw) {
+    for (const auto& q : iface["rx_queues"]) EXPECT_EQ(q["mode"], GetParam());
+  }
+  ExpectPings(*t);
+  ExpectTransfer(*t, t->p2_v4, 20 * 1000 * 1000, 5005);
+  double cpu = dp->process().CpuSecondsOver(std::chrono::milliseconds(3000));
+  std::printf("  [cpu] %s mode, idle: %.3f s of CPU over 3 s\n", GetParam(), cpu);
+  if (std::string(GetParam()) == "polling") {
+    EXPECT_GT(cpu, 0.8);  // a polling worker spins: the measurement can tell the difference
+  } else {
+    EXPECT_LT(cpu, 0.3);  // interrupt and adaptive sleep when idle: well under a core
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, RxModeTest, testing::Values("polling", "interrupt", "adaptive"),
+                         [](const auto& p) { return std::string(p.param); });
+
+TEST(DataplaneStartupTest, BadExecCommandStopsTheDataplaneWithTheLine) {
+  UPLINKD_RIG_REQUIRE_NETNS();
+  auto ns = Netns::Create("ubad");
+  ASSERT_TRUE(ns);
+  auto dir = TempDir::Create();
+  dir->WriteFile("startup.exec", "show version\ncreate host-interface name nosuchif0\n");
+  dir->WriteFile("startup.conf", fmt::format("unix {{ cli-listen {} exec {} }}\n",
+                                             dir->Path("cli.sock"), dir->Path("startup.exec")));
+  auto p = ChildProcess::Start({UplinkdBinary(), "dataplane", "-c", dir->Path("startup.conf")},
+                               ChildOptions{.netns = ns.get(), .log_path = "", .env = {}});
+  ASSERT_TRUE(p);
+  ExitStatus st = p->Wait(seconds(10));
+  EXPECT_TRUE(st.exited);
+  EXPECT_EQ(st.code, 1);
+  EXPECT_NE(p->Log().find("startup.exec:2"), std::string::npos) << p->Log();
+  EXPECT_NE(p->Log().find("nosuchif0"), std::string::npos) << p->Log();
+}
+
+TEST(DataplaneStartupTest, ConfigErrorExitsBeforeTouchingAnything) {
+  UPLINKD_RIG_REQUIRE_NETNS();
+  auto dir = TempDir::Create();
+  dir->WriteFile("startup.conf", "unix {\n  cli-listen /tmp/x.sock\n}\ncpu { workers two }\n");
+  CommandResult r = RunCommand({UplinkdBinary(), "dataplane", "-c", dir->Path("startup.conf")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("startup.conf:4"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("'two'"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace uplinkd::rig
