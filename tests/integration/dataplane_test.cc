@@ -1,4 +1,6 @@
 // The dataplane for real: af_packet and tap interfaces on veths and namespaces the test builds.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "tests/integration/dataplane_fixture.h"
@@ -107,6 +109,51 @@ TEST(AfPacketXconnectTest, TwoRxQueuesOnOneWorkerAndOnTwoWorkers) {
     ExpectPings(*t);
     ExpectTransfer(*t, t->p2_v4, k50MB, 5004);
   }
+}
+
+TEST(TapXconnectTest, HostTapInANamespaceToAfPacket) {
+  UPLINKD_RIG_REQUIRE_NETNS();
+  auto t = MakeTopology(30);
+  ASSERT_TRUE(t);
+  // peer2 is reached through a tap instead of the right-hand veth: take that veth away.
+  ASSERT_TRUE(t->peer2->Ip({"link", "del", t->right.b}));
+  std::string host_if = UniqueName("tp");
+  std::string tap_mac = "02:fe:00:00:30:02";
+  std::vector<std::string> exec = {
+      "create host-interface name " + t->left.b,
+      fmt::format("create tap id 7 host-if-name {} host-ns {} host-mac-addr {} host-ip4-addr {}/24 "
+                  "host-ip6-addr {}/64",
+                  host_if, t->peer2->name(), tap_mac, t->p2_v4, t->p2_v6),
+      "set interface l2 xconnect host-" + t->left.b + " tap7",
+      "set interface l2 xconnect tap7 host-" + t->left.b,
+      "set interface state host-" + t->left.b + " up",
+      "set interface state tap7 up",
+  };
+  auto dp = Dataplane::Start(*t->dut, "", exec);
+  ASSERT_TRUE(dp);
+  // The Linux side appeared where it was asked, with the name, MAC and addresses given.
+  std::string link = t->peer2->LinkJson(host_if);
+  EXPECT_NE(link.find(tap_mac), std::string::npos) << link;
+  auto addrs = t->peer2->Addresses(host_if);
+  EXPECT_NE(std::find(addrs.begin(), addrs.end(), t->p2_v4 + "/24"), addrs.end());
+  auto hw = dp->CtlJson("show hardware-interfaces tap7");
+  EXPECT_EQ(hw[0]["driver"], "tap");
+  // The tap's IPv6 address goes through duplicate address detection (across uplinkd) first.
+  bool tentative = true;
+  for (int i = 0; i < 100 && tentative; ++i) {
+    CommandResult r = t->peer2->Exec({"ip", "-6", "addr", "show", "dev", host_if, "tentative"});
+    tentative = !r.ok() || r.output.find("inet6") != std::string::npos;
+    if (tentative) usleep(50000);
+  }
+  EXPECT_FALSE(tentative) << "IPv6 address still tentative after 5 s";
+  ExpectPings(*t);
+  ExpectTransfer(*t, t->p2_v4, k50MB, 5006);
+  ExpectTransfer(*t, t->p2_v6, 5 * 1000 * 1000, 5007);
+  auto tap = dp->Counters("tap7");
+  EXPECT_GT(tap["tx_packets"].get<uint64_t>(), 100u);
+  EXPECT_GT(tap["rx_packets"].get<uint64_t>(), 100u);
+  dp.reset();  // SIGTERM: the tap disappears with the dataplane
+  EXPECT_FALSE(t->peer2->HasLink(host_if));
 }
 
 class RxModeTest : public testing::TestWithParam<const char*> {};
