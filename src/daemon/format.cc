@@ -18,7 +18,8 @@ std::vector<Counter> Counters(const InterfaceStats& s) {
   // VPP prints only the counters that are not zero, in this order.
   std::vector<Counter> all = {
       {"rx packets", s.rx_packets}, {"rx bytes", s.rx_bytes},     {"tx packets", s.tx_packets},
-      {"tx bytes", s.tx_bytes},     {"drops", s.drops},           {"rx-no-buf", s.rx_no_buffer},
+      {"tx bytes", s.tx_bytes},     {"drops", s.drops},           {"rx-miss", s.rx_miss},
+      {"rx-no-buf", s.rx_no_buffer},
       {"rx-error", s.rx_errors + s.rx_too_long},                  {"tx-error", s.tx_errors},
   };
   std::vector<Counter> out;
@@ -33,7 +34,8 @@ json StatsJson(const InterfaceStats& s) {
               {"tx_packets", s.tx_packets},     {"tx_bytes", s.tx_bytes},
               {"drops", s.drops},               {"tx_errors", s.tx_errors},
               {"rx_no_buffer", s.rx_no_buffer}, {"rx_too_long", s.rx_too_long},
-              {"rx_errors", s.rx_errors},       {"tx_ring_full", s.tx_ring_full},
+              {"rx_errors", s.rx_errors},       {"rx_miss", s.rx_miss},
+              {"tx_ring_full", s.tx_ring_full},
               {"tx_kicks", s.tx_kicks}};
 }
 

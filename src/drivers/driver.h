@@ -32,6 +32,8 @@ struct QueueCounters {
   std::atomic<uint64_t> drops_ring_full{0};   // tx: no room in the ring/socket
   std::atomic<uint64_t> errors{0};            // a syscall failed (rx or tx)
   std::atomic<uint64_t> kicks{0};             // tx: syscalls made to send
+  std::atomic<uint64_t> drops_kernel{0};      // rx: dropped by the kernel before we saw them
+                                              // (ring full); written by RefreshCounters only
 
   void Add(std::atomic<uint64_t>& c, uint64_t n) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
 };
@@ -44,6 +46,9 @@ class RxQueue {
   // Cold. A file descriptor that polls readable when packets wait (interrupt/adaptive modes),
   // or -1 when the queue can only be polled.
   virtual int interrupt_fd() const = 0;
+  // Cold, control thread: folds counters the kernel keeps (e.g. PACKET_STATISTICS) into
+  // `counters`. Called before counters are shown.
+  virtual void RefreshCounters() {}
   QueueCounters counters;
 };
 

@@ -327,7 +327,10 @@ InterfaceStats Engine::SumStats(const Interface& iface) const {
   }
   if (iface.driver) {
     for (uint16_t q = 0; q < iface.rx_modes.size(); ++q) {
-      const QueueCounters& qc = iface.driver->rx(q).counters;
+      RxQueue& rxq = iface.driver->rx(q);
+      rxq.RefreshCounters();
+      const QueueCounters& qc = rxq.counters;
+      s.rx_miss += Read(qc.drops_kernel);
       s.rx_no_buffer += Read(qc.drops_no_buffer);
       s.rx_too_long += Read(qc.drops_too_long);
       s.rx_errors += Read(qc.errors);
@@ -460,6 +463,7 @@ std::vector<ErrorView> Engine::Errors() const {
     if (!iface || !iface->driver) continue;
     InterfaceStats s = SumStats(*iface);
     std::string node = fmt::format("{}-input", iface->name);
+    if (s.rx_miss) out.push_back({s.rx_miss, node, "rx ring full in the kernel (rx-miss)", "error"});
     if (s.rx_no_buffer) out.push_back({s.rx_no_buffer, node, "no free buffers", "error"});
     if (s.rx_too_long) out.push_back({s.rx_too_long, node, "frame too long", "error"});
     if (s.rx_errors) out.push_back({s.rx_errors, node, "rx error", "error"});

@@ -76,6 +76,7 @@ class alignas(64) AfPacketRxQueue final : public RxQueue {
   // Hot (rx.cc).
   uint16_t Receive(BufferCache& cache, Buffer** out, uint16_t max) noexcept override;
   int interrupt_fd() const override { return fd_; }
+  void RefreshCounters() override;
   // Cold: unmaps and closes; Receive then returns 0.
   void Close() noexcept;
   int fd() const { return fd_; }

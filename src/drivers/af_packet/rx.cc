@@ -266,4 +266,14 @@ uint16_t AfPacketRxQueue::ReceiveV3(BufferCache& cache, Buffer** out, uint16_t m
   return n;
 }
 
+void AfPacketRxQueue::RefreshCounters() {
+  // The kernel counts frames it could not put in the ring; reading resets its count.
+  if (fd_ < 0) return;
+  tpacket_stats_v3 stats{};
+  socklen_t len = sizeof stats;
+  if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &stats, &len) == 0 && stats.tp_drops > 0) {
+    counters.Add(counters.drops_kernel, stats.tp_drops);
+  }
+}
+
 }  // namespace uplinkd::af_packet
