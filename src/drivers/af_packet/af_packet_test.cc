@@ -4,6 +4,7 @@
 // outside that namespace is touched. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for setns).
 
 #include "drivers/af_packet/af_packet.h"
+#include "tests/common/buffer_chain.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -39,7 +40,9 @@ using af_packet::kVnetFlagNeedsCsum;
 using af_packet::kVnetGsoTcpV4;
 using af_packet::VirtioNetHdr;
 
-using Bytes = std::vector<uint8_t>;
+using testing_util::Bytes;
+using testing_util::Flatten;
+using testing_util::MakeChain;
 using Clock = std::chrono::steady_clock;
 
 constexpr uint16_t kTestEtherType = 0x88b5;  // IEEE local experimental
@@ -145,16 +148,6 @@ bool L4ChecksumValid(const Bytes& f) {
   return Sum16(ip + 20, l4_len, sum) == 0xffff;
 }
 
-Bytes Flatten(const BufferPool& pool, const Buffer* b) {
-  Bytes out;
-  for (int i = 0; i < 1000; ++i) {
-    out.insert(out.end(), b->data(), b->data() + b->length);
-    if (!b->has_next()) break;
-    b = pool.FromIndex(b->next);
-  }
-  return out;
-}
-
 int Segments(const BufferPool& pool, const Buffer* b) {
   int n = 1;
   while (b->has_next() && n < 1000) {
@@ -162,31 +155,6 @@ int Segments(const BufferPool& pool, const Buffer* b) {
     ++n;
   }
   return n;
-}
-
-// A chain holding `bytes`, `seg` bytes per segment (at most the pool's data size).
-Buffer* MakeChain(BufferCache& cache, const Bytes& bytes, uint32_t seg) {
-  Buffer* head = nullptr;
-  Buffer* prev = nullptr;
-  for (size_t off = 0; off < bytes.size(); off += seg) {
-    Buffer* b = cache.AllocOne();
-    if (b == nullptr) {
-      if (head) cache.FreeOne(head);
-      return nullptr;
-    }
-    uint32_t n = static_cast<uint32_t>(std::min<size_t>(seg, bytes.size() - off));
-    std::memcpy(b->data(), bytes.data() + off, n);
-    b->length = static_cast<uint16_t>(n);
-    if (prev) {
-      prev->flags |= Buffer::kNextValid;
-      prev->next = b->index;
-    } else {
-      head = b;
-    }
-    prev = b;
-  }
-  head->total_length = static_cast<uint32_t>(bytes.size());
-  return head;
 }
 
 // The test's side of the wire: a raw socket on the peer veth end.

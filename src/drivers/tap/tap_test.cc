@@ -2,6 +2,7 @@
 // where the tap is created) and "host" (where its Linux side lands). Nothing touches the
 // machine's own interfaces; addresses come from 198.18.0.0/15 and 2001:db8::/32.
 #include "drivers/tap/tap.h"
+#include "tests/common/buffer_chain.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -28,7 +29,9 @@ namespace {
 using testing::IpJson;
 using testing::TestNetns;
 using testing::UniqueName;
-using Bytes = std::vector<uint8_t>;
+using testing_util::Bytes;
+using testing_util::Flatten;
+using testing_util::MakeChain;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kTimeoutMs = 3000;
@@ -259,15 +262,6 @@ class TapTest : public ::testing::Test {
                     .ok());
   }
 
-  static Bytes Flatten(const BufferPool& pool, const Buffer* b) {
-    Bytes out;
-    for (const Buffer* seg = b;; seg = pool.FromIndex(seg->next)) {
-      out.insert(out.end(), seg->data(), seg->data() + seg->length);
-      if (!seg->has_next()) break;
-    }
-    return out;
-  }
-
   // Receives on `queue` until `match` takes a frame (returned; the caller frees it) or the
   // timeout; every other frame (IPv6 ND, MLD, ...) is freed.
   Buffer* WaitForFrame(uint16_t queue, const std::function<bool(const Bytes&)>& match) {
@@ -290,24 +284,9 @@ class TapTest : public ::testing::Test {
 
   // Builds a buffer (a chain when `frame` exceeds one buffer) holding `frame`.
   Buffer* MakePacket(const Bytes& frame) {
-    uint32_t seg_size = pool_->data_size();
-    Buffer* head = nullptr;
-    Buffer* prev = nullptr;
-    for (size_t off = 0; off < frame.size(); off += seg_size) {
-      Buffer* b = cache_->AllocOne();
-      EXPECT_NE(b, nullptr);
-      b->length = static_cast<uint16_t>(std::min<size_t>(seg_size, frame.size() - off));
-      std::memcpy(b->data(), frame.data() + off, b->length);
-      if (prev != nullptr) {
-        prev->flags |= Buffer::kNextValid;
-        prev->next = b->index;
-      } else {
-        head = b;
-      }
-      prev = b;
-    }
-    head->total_length = static_cast<uint32_t>(frame.size());
-    return head;
+    Buffer* b = MakeChain(*cache_, frame, pool_->data_size());
+    EXPECT_NE(b, nullptr);
+    return b;
   }
 
   uint16_t Send(uint16_t queue, Buffer* b) { return driver_->tx(queue).Transmit(*cache_, &b, 1); }

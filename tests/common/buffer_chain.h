@@ -1,0 +1,52 @@
+#pragma once
+// Test helpers shared by the driver tests: frames as byte vectors <-> buffer chains.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "buffer/buffer_pool.h"
+
+namespace uplinkd::testing_util {
+
+using Bytes = std::vector<uint8_t>;
+
+// A chain holding `bytes`, `seg` bytes per segment (at most the pool's data size); null (and
+// nothing leaked) when the pool runs out.
+inline Buffer* MakeChain(BufferCache& cache, const Bytes& bytes, uint32_t seg) {
+  Buffer* head = nullptr;
+  Buffer* prev = nullptr;
+  for (size_t off = 0; off < bytes.size() || head == nullptr; off += seg) {
+    Buffer* b = cache.AllocOne();
+    if (b == nullptr) {
+      if (head) cache.FreeOne(head);
+      return nullptr;
+    }
+    uint32_t n = static_cast<uint32_t>(std::min<size_t>(seg, bytes.size() - off));
+    std::memcpy(b->data(), bytes.data() + off, n);
+    b->length = static_cast<uint16_t>(n);
+    if (prev) {
+      prev->flags |= Buffer::kNextValid;
+      prev->next = b->index;
+    } else {
+      head = b;
+    }
+    prev = b;
+  }
+  head->total_length = static_cast<uint32_t>(bytes.size());
+  return head;
+}
+
+// The bytes of a whole chain (bounded, so a corrupt chain cannot loop forever).
+inline Bytes Flatten(const BufferPool& pool, const Buffer* b) {
+  Bytes out;
+  for (int i = 0; i < 1024; ++i) {
+    out.insert(out.end(), b->data(), b->data() + b->length);
+    if (!b->has_next()) break;
+    b = pool.FromIndex(b->next);
+  }
+  return out;
+}
+
+}  // namespace uplinkd::testing_util
