@@ -42,13 +42,17 @@ Result<std::vector<InterfaceView>> SelectInterfaces(Engine& engine, CliArgs& arg
   return std::vector<InterfaceView>{*view};
 }
 
-Status Register(CommandTable& t, Engine& e) {
+Status Register(CommandTable& t, Engine& e, const EnabledDrivers& enabled) {
   UPLINKD_RETURN_IF_ERROR(t.Add(
       "create host-interface",
       "create host-interface [v2] name <ifname> [num-rx-queues <n>] [num-tx-queues <n>] "
       "[rx-size <n>] [tx-size <n>] [rx-per-block <n>] [tx-per-block <n>] [rx-frame-size <n>] "
       "[tx-frame-size <n>] [hw-addr <mac>] [qdisc-bypass-disable] [cksum-gso-disable]",
-      [&e](CliArgs& args) {
+      [&e, enabled](CliArgs& args) {
+        if (!enabled.af_packet) {
+          return CliError(Failure(ENOTSUP, "af_packet_plugin.so is disabled in startup.conf "
+                                           "(plugins {{ plugin af_packet_plugin.so {{ disable }} }})"));
+        }
         AfPacketArgs a;
         if (Status s = ParseAfPacketCreateArgs(args.Remaining(), &a); !s.ok()) return CliError(s);
         std::string name = AfPacketInterfaceName(a);
@@ -253,8 +257,9 @@ Status Register(CommandTable& t, Engine& e) {
 
 }  // namespace
 
-Status RegisterDataplaneCommands(CommandTable& table, Engine& engine) {
-  return Register(table, engine);
+Status RegisterDataplaneCommands(CommandTable& table, Engine& engine,
+                                 const EnabledDrivers& enabled) {
+  return Register(table, engine, enabled);
 }
 
 }  // namespace uplinkd

@@ -7,7 +7,14 @@
 
 namespace uplinkd {
 
+// Which drivers startup.conf's `plugins { }` leaves enabled (VPP semantics: a disabled plugin's
+// commands say so instead of creating anything).
+struct EnabledDrivers {
+  bool af_packet = true;  // af_packet_plugin.so
+};
+
 // `engine` must outlive the table's use.
-Status RegisterDataplaneCommands(CommandTable& table, Engine& engine);
+Status RegisterDataplaneCommands(CommandTable& table, Engine& engine,
+                                 const EnabledDrivers& enabled = {});
 
 }  // namespace uplinkd

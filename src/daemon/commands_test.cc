@@ -95,3 +95,21 @@ TEST_F(CommandsTest, ShowBuffersRuntimeErrorsAndClear) {
 
 }  // namespace
 }  // namespace uplinkd
+
+namespace uplinkd {
+namespace {
+
+TEST(CommandsPluginTest, DisabledAfPacketPluginRefusesToCreate) {
+  EngineConfig cfg;
+  cfg.buffers = {.buffers = 256, .data_size = 2048, .allow_hugepages = false};
+  auto engine = std::move(Engine::Create(cfg)).value();
+  CommandTable table;
+  ASSERT_TRUE(RegisterDataplaneCommands(table, *engine, EnabledDrivers{.af_packet = false}).ok());
+  CliReply r = table.Execute("create host-interface name eth1");
+  EXPECT_EQ(r.status.code(), ENOTSUP);
+  EXPECT_NE(r.status.message().find("af_packet_plugin.so is disabled"), std::string::npos)
+      << r.status.message();
+}
+
+}  // namespace
+}  // namespace uplinkd

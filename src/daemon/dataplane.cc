@@ -92,7 +92,9 @@ int RunDataplane(const DataplaneOptions& options) {
   }
   CommandTable table;
   RegisterBuiltinCommands(table, UPLINKD_VERSION);
-  if (Status s = RegisterDataplaneCommands(table, **engine); !s.ok()) {
+  EnabledDrivers enabled;
+  enabled.af_packet = PluginEnabled(cfg, "af_packet_plugin.so");
+  if (Status s = RegisterDataplaneCommands(table, **engine, enabled); !s.ok()) {
     std::fprintf(stderr, "uplinkd: %s\n", s.message().c_str());
     return 1;
   }
