@@ -174,9 +174,8 @@ std::string FormatShowRuntime(const std::vector<ThreadView>& threads) {
     out += fmt::format("{:^32}{:^14}{:>16}{:>16}{:>16}{:>16}\n", "Name", "State", "Calls",
                        "Vectors", "Clocks", "Vectors/Call");
     for (const NodeView& n : t.nodes) {
-      bool input = n.name.find("-input") != std::string::npos && n.name != "l2-input";
-      out += fmt::format("{:<32}{:^14}{:>16}{:>16}{:>16.2e}{:>16.2f}\n", n.name,
-                         input ? "polling" : "active", n.calls, n.vectors,
+      out += fmt::format("{:<32}{:^14}{:>16}{:>16}{:>16.2e}{:>16.2f}\n", n.name, n.state,
+                         n.calls, n.vectors,
                          n.vectors ? double(n.clocks) / double(n.vectors) : double(n.clocks),
                          n.calls ? double(n.vectors) / double(n.calls) : 0.0);
     }
@@ -191,7 +190,7 @@ json ShowRuntimeJson(const std::vector<ThreadView>& threads) {
   for (const ThreadView& t : threads) {
     json nodes = json::array();
     for (const NodeView& n : t.nodes) {
-      nodes.push_back({{"name", n.name}, {"calls", n.calls}, {"vectors", n.vectors}, {"clocks", n.clocks}});
+      nodes.push_back({{"name", n.name}, {"state", n.state}, {"calls", n.calls}, {"vectors", n.vectors}, {"clocks", n.clocks}});
     }
     list.push_back({{"index", t.index},
                     {"name", t.name},

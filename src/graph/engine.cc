@@ -421,7 +421,15 @@ std::vector<ThreadView> Engine::Threads() const {
     for (int n = 0; n < kNodeCount; ++n) {
       const NodeStats& s = worker.node_stats[n];
       if (Read(s.calls) == 0) continue;
-      t.nodes.push_back({NodeName(static_cast<NodeId>(n)), Read(s.calls), Read(s.vectors),
+      std::string state = "active";
+      bool first = true;
+      for (const RxAssignment& a : worker.assignments()) {
+        if (static_cast<int>(a.iface->input_node) != n) continue;
+        std::string mode = RxModeName(a.mode);
+        state = first || state == mode ? mode : "mixed";
+        first = false;
+      }
+      t.nodes.push_back({NodeName(static_cast<NodeId>(n)), state, Read(s.calls), Read(s.vectors),
                          Read(s.clocks)});
     }
     for (const RxAssignment& a : worker.assignments()) {

@@ -56,6 +56,7 @@ struct InterfaceView {
 
 struct NodeView {
   std::string name;
+  std::string state;  // input nodes: the rx mode of their queues ("mixed" if they differ)
   uint64_t calls = 0, vectors = 0, clocks = 0;
 };
 

@@ -110,6 +110,15 @@ TEST_P(EngineModeTest, XconnectForwardsInOrderAndCounts) {
   EXPECT_EQ(va->stats.drops, 0u);
   EXPECT_EQ(va->rx_queues[0].packets, kFrames);
   EXPECT_EQ(va->xconnect, "mem1");
+  auto threads = e.Threads();
+  ASSERT_EQ(threads.size(), 1u);
+  bool saw_input = false;
+  for (const NodeView& n : threads[0].nodes) {
+    if (n.name != "mem-input") continue;
+    saw_input = true;
+    EXPECT_EQ(n.state, RxModeName(GetParam()));  // show runtime's State column
+  }
+  EXPECT_TRUE(saw_input);
   e.Stop();
   EXPECT_EQ(e.pool().available(), e.pool().total() - cache.count() + cache.count());
 }
