@@ -27,14 +27,39 @@ for target in startup_conf_fuzz cli_fuzz; do
   fi
 done
 
+# Runs ctest and adds its counts to the totals printed at the end.
+passed=0
+failed=0
+run_ctest() {
+  local log
+  log=$(mktemp)
+  local rc=0
+  ctest --output-on-failure "$@" 2>&1 | tee "$log" || rc=$?
+  local line total fails
+  line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -1)
+  rm -f "$log"
+  if [ -z "$line" ]; then
+    echo "test.sh: ctest $* ran no test" >&2
+    exit 1
+  fi
+  total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+  fails=$(sed -E 's/.*, ([0-9]+) tests failed.*/\1/' <<<"$line")
+  passed=$((passed + total - fails))
+  failed=$((failed + fails))
+  if [ "$rc" -ne 0 ] || [ "$fails" -ne 0 ]; then
+    echo "tests: $passed passed, $failed failed"
+    exit 1
+  fi
+}
+
 echo "== ASan+UBSan build: unit and integration tests"
 bash scripts/build.sh asan
-ctest --test-dir build-asan --output-on-failure -j 2 -L unit
-ctest --test-dir build-asan --output-on-failure -L integration
+run_ctest --test-dir build-asan -j 2 -L unit
+run_ctest --test-dir build-asan -L integration
 
 echo "== release build: every test"
 bash scripts/build.sh release
-ctest --test-dir build --output-on-failure -j 2 -L unit
-ctest --test-dir build --output-on-failure -L integration
-ctest --test-dir build -N | tail -1
-echo "== all tests passed"
+run_ctest --test-dir build -j 2 -L unit
+run_ctest --test-dir build -L integration
+echo "== all tests passed (ASan+UBSan and release builds)"
+echo "tests: $passed passed, $failed failed"
