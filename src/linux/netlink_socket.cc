@@ -6,7 +6,10 @@
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -24,8 +27,14 @@ constexpr int kReplyTimeoutSeconds = 5;
 struct RequestBuffer {
   alignas(nlmsghdr) char data[kRequestSize];
 };
+// Routes carry metrics and multipath legs (bounded by kMaxNexthops).
+struct RouteRequestBuffer {
+  alignas(nlmsghdr) char data[4096];
+};
+constexpr size_t kMaxNexthops = 64;
 
-nlmsghdr* StartRequest(RequestBuffer& buf, uint16_t type, uint16_t flags) {
+template <typename Buffer>
+nlmsghdr* StartRequest(Buffer& buf, uint16_t type, uint16_t flags) {
   std::memset(buf.data, 0, sizeof(buf.data));
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data);
   nlh->nlmsg_type = type;
@@ -114,6 +123,7 @@ Netlink::LinkInfo ParseLink(const nlmsghdr* nlh) {
     return (a && mnl_attr_validate(a, MNL_TYPE_U32) >= 0) ? mnl_attr_get_u32(a) : 0;
   };
   info.mtu = u32(IFLA_MTU);
+  info.promiscuity = u32(IFLA_PROMISCUITY);
   info.num_rx_queues = u32(IFLA_NUM_RX_QUEUES);
   info.num_tx_queues = u32(IFLA_NUM_TX_QUEUES);
   return info;
@@ -129,7 +139,184 @@ int AddrAttr(const nlattr* attr, void* data) {
   return MNL_CB_OK;
 }
 
+struct RouteAttrs {
+  const nlattr* tb[RTA_MAX + 1] = {};
+};
+
+int RouteAttr(const nlattr* attr, void* data) {
+  uint16_t type = mnl_attr_get_type(attr);
+  if (mnl_attr_type_valid(attr, RTA_MAX) > 0) static_cast<RouteAttrs*>(data)->tb[type] = attr;
+  return MNL_CB_OK;
+}
+
+// A full-length host prefix from an address attribute, if it has `family`'s size.
+bool ReadAddress(const nlattr* attr, int family, IpPrefix* out) {
+  size_t size = family == AF_INET ? 4 : 16;
+  if (attr == nullptr || mnl_attr_get_payload_len(attr) != size) return false;
+  out->family = family;
+  out->prefix_len = static_cast<uint8_t>(size * 8);
+  std::memcpy(out->bytes, mnl_attr_get_payload(attr), size);
+  return true;
+}
+
+bool IsSet(const IpPrefix& p) { return p.family == AF_INET || p.family == AF_INET6; }
+
+std::string AddressText(const IpPrefix& p) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (!IsSet(p)) return "";
+  inet_ntop(p.family, p.bytes, text, sizeof(text));
+  return text;
+}
+
+// Only RTNH_F_ONLINK is a user's choice; dead/linkdown/offload/trap are kernel state.
+constexpr uint32_t kSettableRouteFlags = RTNH_F_ONLINK;
+
+struct MetricsCollector {
+  std::vector<std::pair<uint16_t, uint32_t>>* out;
+};
+
+int MetricAttr(const nlattr* attr, void* data) {
+  auto* metrics = static_cast<MetricsCollector*>(data)->out;
+  uint16_t type = mnl_attr_get_type(attr);
+  // RTAX_CC_ALGO is a string; every other metric is a u32.
+  if (type != RTAX_CC_ALGO && mnl_attr_validate(attr, MNL_TYPE_U32) >= 0) {
+    metrics->emplace_back(type, mnl_attr_get_u32(attr));
+  }
+  return MNL_CB_OK;
+}
+
+// Parses one RTM_NEWROUTE message; false for messages that are not a route we represent.
+bool ParseRoute(const nlmsghdr* nlh, RouteInfo* route) {
+  const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+  if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) return false;
+  // IPv6 cache clones (PMTU exceptions) come and go with traffic; they are not configuration.
+  if (rtm->rtm_flags & RTM_F_CLONED) return false;
+  RouteAttrs attrs;
+  mnl_attr_parse(nlh, sizeof(rtmsg), RouteAttr, &attrs);
+  RouteInfo r;
+  r.family = rtm->rtm_family;
+  r.table = rtm->rtm_table;
+  if (const nlattr* a = attrs.tb[RTA_TABLE]; a && mnl_attr_validate(a, MNL_TYPE_U32) >= 0) {
+    r.table = mnl_attr_get_u32(a);
+  }
+  r.type = rtm->rtm_type;
+  r.protocol = rtm->rtm_protocol;
+  r.scope = rtm->rtm_scope;
+  r.tos = rtm->rtm_tos;
+  r.flags = rtm->rtm_flags & kSettableRouteFlags;
+  r.dst.family = r.family;
+  r.dst.prefix_len = rtm->rtm_dst_len;
+  if (IpPrefix a; ReadAddress(attrs.tb[RTA_DST], r.family, &a)) {
+    std::memcpy(r.dst.bytes, a.bytes, sizeof(a.bytes));
+  }
+  r.src.family = r.family;
+  r.src.prefix_len = rtm->rtm_src_len;
+  if (IpPrefix a; ReadAddress(attrs.tb[RTA_SRC], r.family, &a)) {
+    std::memcpy(r.src.bytes, a.bytes, sizeof(a.bytes));
+  }
+  ReadAddress(attrs.tb[RTA_GATEWAY], r.family, &r.gateway);
+  ReadAddress(attrs.tb[RTA_PREFSRC], r.family, &r.prefsrc);
+  if (const nlattr* a = attrs.tb[RTA_OIF]; a && mnl_attr_validate(a, MNL_TYPE_U32) >= 0) {
+    r.oif = static_cast<int>(mnl_attr_get_u32(a));
+  }
+  if (const nlattr* a = attrs.tb[RTA_PRIORITY]; a && mnl_attr_validate(a, MNL_TYPE_U32) >= 0) {
+    r.priority = mnl_attr_get_u32(a);
+  }
+  if (const nlattr* a = attrs.tb[RTA_PREF]; a && mnl_attr_validate(a, MNL_TYPE_U8) >= 0) {
+    r.pref = mnl_attr_get_u8(a);
+  }
+  // The kernel reports the time left in RTA_CACHEINFO (clock ticks), and takes it in RTA_EXPIRES
+  // (seconds).
+  if (const nlattr* a = attrs.tb[RTA_CACHEINFO];
+      a && r.family == AF_INET6 && mnl_attr_get_payload_len(a) >= sizeof(rta_cacheinfo)) {
+    const auto* ci = static_cast<const rta_cacheinfo*>(mnl_attr_get_payload(a));
+    long ticks = sysconf(_SC_CLK_TCK);
+    if (ci->rta_expires > 0 && ticks > 0) {
+      r.expires = static_cast<uint32_t>((ci->rta_expires + ticks - 1) / ticks);
+    }
+  }
+  if (const nlattr* a = attrs.tb[RTA_METRICS]) {
+    MetricsCollector collector{&r.metrics};
+    mnl_attr_parse_nested(a, MetricAttr, &collector);
+  }
+  if (const nlattr* a = attrs.tb[RTA_MULTIPATH]) {
+    const auto* rtnh = static_cast<const rtnexthop*>(mnl_attr_get_payload(a));
+    int left = static_cast<int>(mnl_attr_get_payload_len(a));
+    // Bounded by the attribute's length; a zero-length leg would loop, so it ends the walk.
+    while (left >= static_cast<int>(sizeof(rtnexthop)) && rtnh->rtnh_len >= sizeof(rtnexthop) &&
+           rtnh->rtnh_len <= left) {
+      RouteNexthop nh;
+      nh.ifindex = rtnh->rtnh_ifindex;
+      nh.weight = static_cast<uint8_t>(rtnh->rtnh_hops + 1);
+      nh.flags = rtnh->rtnh_flags & kSettableRouteFlags;
+      const char* attr_start = reinterpret_cast<const char*>(rtnh) + RTNH_ALIGN(sizeof(rtnexthop));
+      int attr_len = rtnh->rtnh_len - static_cast<int>(RTNH_ALIGN(sizeof(rtnexthop)));
+      for (const auto* na = reinterpret_cast<const nlattr*>(attr_start);
+           mnl_attr_ok(na, attr_len); na = mnl_attr_next(na)) {
+        if (mnl_attr_get_type(na) == RTA_GATEWAY) ReadAddress(na, r.family, &nh.gateway);
+        if (mnl_attr_get_type(na) == RTA_VIA) r.has_unsupported = true;
+        attr_len -= static_cast<int>(MNL_ALIGN(na->nla_len));
+      }
+      r.nexthops.push_back(nh);
+      left -= RTNH_ALIGN(rtnh->rtnh_len);
+      rtnh = reinterpret_cast<const rtnexthop*>(reinterpret_cast<const char*>(rtnh) +
+                                                RTNH_ALIGN(rtnh->rtnh_len));
+    }
+  }
+  if (attrs.tb[RTA_NH_ID] || attrs.tb[RTA_VIA]) r.has_unsupported = true;
+  *route = std::move(r);
+  return true;
+}
+
+constexpr const char* kRouteTypeNames[] = {"unspec",  "unicast",     "local",     "broadcast",
+                                           "anycast", "multicast",   "blackhole", "unreachable",
+                                           "prohibit", "throw",      "nat",       "xresolve"};
+
 }  // namespace
+
+bool RouteInfo::IsKernelGenerated() const {
+  if (protocol == RTPROT_KERNEL || table == RT_TABLE_LOCAL) return true;
+  if (type == RTN_LOCAL || type == RTN_BROADCAST || type == RTN_ANYCAST || type == RTN_MULTICAST) {
+    return true;
+  }
+  if (family == AF_INET6) {
+    if (dst.bytes[0] == 0xff && dst.prefix_len >= 8) return true;  // ff00::/8 multicast
+    if (dst.bytes[0] == 0xfe && (dst.bytes[1] & 0xc0) == 0x80 && dst.prefix_len == 64 &&
+        protocol == RTPROT_KERNEL) {
+      return true;  // fe80::/64, already covered by protocol; kept for clarity
+    }
+  }
+  return false;
+}
+
+bool RouteInfo::UsesLink(int ifindex) const {
+  if (ifindex <= 0) return false;
+  if (oif == ifindex) return true;
+  for (const RouteNexthop& nh : nexthops) {
+    if (nh.ifindex == ifindex) return true;
+  }
+  return false;
+}
+
+std::string RouteInfo::ToString() const {
+  std::string out;
+  if (type != RTN_UNICAST && type < std::size(kRouteTypeNames)) {
+    out += fmt::format("{} ", kRouteTypeNames[type]);
+  }
+  out += dst.prefix_len == 0 ? std::string("default") : dst.ToString();
+  if (src.prefix_len != 0) out += " from " + src.ToString();
+  if (IsSet(gateway)) out += " via " + AddressText(gateway);
+  if (oif != 0) out += fmt::format(" dev {}", oif);
+  for (const RouteNexthop& nh : nexthops) {
+    out += " nexthop";
+    if (IsSet(nh.gateway)) out += " via " + AddressText(nh.gateway);
+    out += fmt::format(" dev {} weight {}", nh.ifindex, nh.weight);
+  }
+  out += fmt::format(" table {} proto {} scope {} metric {}", table, protocol, scope, priority);
+  if (IsSet(prefsrc)) out += " src " + AddressText(prefsrc);
+  if (flags & RTNH_F_ONLINK) out += " onlink";
+  return out;
+}
 
 std::string IpPrefix::ToString() const {
   char text[INET6_ADDRSTRLEN] = {};
@@ -313,6 +500,17 @@ Status Netlink::SetLinkMtu(int ifindex, uint32_t mtu) {
   return status.WithContext(fmt::format("set mtu {} on {}", mtu, DescribeLink(ifindex)));
 }
 
+Status Netlink::SetLinkPromisc(int ifindex, bool on) {
+  Status status = SetLinkAttribute(ifindex, [&](nlmsghdr* nlh) {
+    auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+    ifi->ifi_change = IFF_PROMISC;
+    ifi->ifi_flags = on ? IFF_PROMISC : 0;
+  });
+  if (status.ok()) return status;
+  return status.WithContext(
+      fmt::format("set promisc {} on {}", on ? "on" : "off", DescribeLink(ifindex)));
+}
+
 Status Netlink::SetLinkName(int ifindex, const std::string& name) {
   Status status = CheckIfname(name);
   if (status.ok()) {
@@ -402,11 +600,203 @@ Result<std::vector<Netlink::AddressInfo>> Netlink::ListAddresses(int ifindex) {
     if (const nlattr* f = attrs.tb[IFA_FLAGS]; f && mnl_attr_validate(f, MNL_TYPE_U32) >= 0) {
       info.flags = mnl_attr_get_u32(f);
     }
+    // Point-to-point: IFA_LOCAL is ours, IFA_ADDRESS the peer's.
+    if (attrs.tb[IFA_LOCAL] != nullptr) {
+      IpPrefix peer;
+      if (ReadAddress(attrs.tb[IFA_ADDRESS], info.prefix.family, &peer) &&
+          std::memcmp(peer.bytes, info.prefix.bytes, info.prefix.size()) != 0) {
+        peer.prefix_len = info.prefix.prefix_len;
+        info.peer = peer;
+      }
+    }
+    ReadAddress(attrs.tb[IFA_BROADCAST], info.prefix.family, &info.broadcast);
+    if (const nlattr* l = attrs.tb[IFA_LABEL];
+        l && mnl_attr_validate(l, MNL_TYPE_NUL_STRING) >= 0) {
+      info.label = mnl_attr_get_str(l);
+    }
+    if (const nlattr* c = attrs.tb[IFA_CACHEINFO];
+        c && mnl_attr_get_payload_len(c) >= sizeof(ifa_cacheinfo)) {
+      const auto* ci = static_cast<const ifa_cacheinfo*>(mnl_attr_get_payload(c));
+      info.valid_lft = ci->ifa_valid;
+      info.preferred_lft = ci->ifa_prefered;
+    }
+    if (const nlattr* m = attrs.tb[IFA_RT_PRIORITY];
+        m && mnl_attr_validate(m, MNL_TYPE_U32) >= 0) {
+      info.metric = mnl_attr_get_u32(m);
+    }
+    if (const nlattr* p = attrs.tb[IFA_PROTO]; p && mnl_attr_validate(p, MNL_TYPE_U8) >= 0) {
+      info.proto = mnl_attr_get_u8(p);
+    }
     out.push_back(info);
     return Status::Ok();
   });
   if (!status.ok()) return status.WithContext("list addresses");
   return out;
+}
+
+Status Netlink::ChangeAddressInfo(const AddressInfo& addr, bool add) {
+  Status status;
+  if (addr.ifindex <= 0) status = Failure(EINVAL, "invalid interface index {}", addr.ifindex);
+  if (status.ok() && !IsSet(addr.prefix)) status = Failure(EINVAL, "address without a family");
+  if (status.ok()) {
+    RequestBuffer buf;
+    nlmsghdr* nlh = add ? StartRequest(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
+                        : StartRequest(buf, RTM_DELADDR, 0);
+    auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+    ifa->ifa_family = static_cast<uint8_t>(addr.prefix.family);
+    ifa->ifa_prefixlen = addr.prefix.prefix_len;
+    ifa->ifa_index = static_cast<uint32_t>(addr.ifindex);
+    const IpPrefix& peer = IsSet(addr.peer) ? addr.peer : addr.prefix;
+    mnl_attr_put(nlh, IFA_LOCAL, addr.prefix.size(), addr.prefix.bytes);
+    mnl_attr_put(nlh, IFA_ADDRESS, peer.size(), peer.bytes);
+    if (add) {
+      const uint32_t flags = addr.flags & kSettableAddressFlags;
+      ifa->ifa_scope = addr.scope;
+      ifa->ifa_flags = static_cast<uint8_t>(flags & 0xff);
+      mnl_attr_put_u32(nlh, IFA_FLAGS, flags);
+      if (IsSet(addr.broadcast)) {
+        mnl_attr_put(nlh, IFA_BROADCAST, addr.broadcast.size(), addr.broadcast.bytes);
+      }
+      if (!addr.label.empty() && addr.prefix.family == AF_INET) {
+        if (addr.label.size() >= IFNAMSIZ) {
+          return Failure(EINVAL, "address label '{}' is longer than {} characters", addr.label,
+                         IFNAMSIZ - 1);
+        }
+        mnl_attr_put_strz(nlh, IFA_LABEL, addr.label.c_str());
+      }
+      if (addr.valid_lft != AddressInfo::kForever || addr.preferred_lft != AddressInfo::kForever) {
+        ifa_cacheinfo ci{};
+        ci.ifa_valid = addr.valid_lft;
+        ci.ifa_prefered = addr.preferred_lft;
+        mnl_attr_put(nlh, IFA_CACHEINFO, sizeof(ci), &ci);
+      }
+      if (addr.metric != 0) mnl_attr_put_u32(nlh, IFA_RT_PRIORITY, addr.metric);
+      if (addr.proto != 0) mnl_attr_put_u8(nlh, IFA_PROTO, addr.proto);
+    }
+    status = Transact(nlh);
+  }
+  if (status.ok()) return status;
+  return status.WithContext(fmt::format("{} address {} {} {}", add ? "add" : "delete",
+                                        addr.prefix.ToString(), add ? "to" : "from",
+                                        DescribeLink(addr.ifindex)));
+}
+
+Status Netlink::AddAddressInfo(const AddressInfo& addr) { return ChangeAddressInfo(addr, true); }
+
+Status Netlink::DeleteAddressInfo(const AddressInfo& addr) {
+  return ChangeAddressInfo(addr, false);
+}
+
+Result<std::vector<RouteInfo>> Netlink::ListRoutes(int family) {
+  if (family != AF_INET && family != AF_INET6 && family != AF_UNSPEC) {
+    return Failure(EAFNOSUPPORT, "list routes: family {} is not IPv4 or IPv6", family);
+  }
+  std::vector<RouteInfo> out;
+  // One dump per family: an AF_UNSPEC dump would walk every family (MPLS, multicast...).
+  for (int f : {AF_INET, AF_INET6}) {
+    if (family != AF_UNSPEC && family != f) continue;
+    RequestBuffer buf;
+    nlmsghdr* nlh = StartRequest(buf, RTM_GETROUTE, NLM_F_DUMP);
+    auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+    rtm->rtm_family = static_cast<uint8_t>(f);
+    // No RTA_TABLE filter: the kernel then dumps every table.
+    Status status = Transact(nlh, [&](const nlmsghdr* reply) {
+      if (reply->nlmsg_type != RTM_NEWROUTE) return Status::Ok();
+      RouteInfo route;
+      if (ParseRoute(reply, &route)) out.push_back(std::move(route));
+      return Status::Ok();
+    });
+    if (!status.ok()) {
+      return status.WithContext(fmt::format("list {} routes", f == AF_INET ? "IPv4" : "IPv6"));
+    }
+  }
+  return out;
+}
+
+Status Netlink::ChangeRoute(const RouteInfo& route, bool add) {
+  if (route.family != AF_INET && route.family != AF_INET6) {
+    return Failure(EAFNOSUPPORT, "route {}: family is not IPv4 or IPv6", route.ToString());
+  }
+  if (add && route.has_unsupported) {
+    return Failure(EOPNOTSUPP, "route {}: nexthop objects and RTA_VIA are not supported",
+                   route.ToString());
+  }
+  if (route.nexthops.size() > kMaxNexthops) {
+    return Failure(E2BIG, "route {}: more than {} nexthops", route.ToString(), kMaxNexthops);
+  }
+  auto family_ok = [&](const IpPrefix& p) { return !IsSet(p) || p.family == route.family; };
+  bool families_match = family_ok(route.gateway) && family_ok(route.prefsrc) &&
+                        route.dst.family == route.family &&
+                        (route.src.prefix_len == 0 || route.src.family == route.family);
+  for (const RouteNexthop& nh : route.nexthops) families_match &= family_ok(nh.gateway);
+  if (!families_match) {
+    return Failure(EINVAL, "route {}: addresses of another family", route.ToString());
+  }
+
+  RouteRequestBuffer buf;
+  nlmsghdr* nlh = add ? StartRequest(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL)
+                      : StartRequest(buf, RTM_DELROUTE, 0);
+  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+  rtm->rtm_family = static_cast<uint8_t>(route.family);
+  rtm->rtm_dst_len = route.dst.prefix_len;
+  rtm->rtm_src_len = route.src.prefix_len;
+  rtm->rtm_tos = route.tos;
+  rtm->rtm_table = route.table < 256 ? static_cast<uint8_t>(route.table)
+                                      : static_cast<uint8_t>(RT_TABLE_UNSPEC);
+  rtm->rtm_protocol = route.protocol;
+  rtm->rtm_type = route.type != RTN_UNSPEC ? route.type : static_cast<uint8_t>(RTN_UNICAST);
+  // A delete matches any scope, as `ip route del` does.
+  rtm->rtm_scope = add ? route.scope : static_cast<uint8_t>(RT_SCOPE_NOWHERE);
+  rtm->rtm_flags = route.flags & kSettableRouteFlags;
+  mnl_attr_put_u32(nlh, RTA_TABLE, route.table);
+  if (route.dst.prefix_len > 0) mnl_attr_put(nlh, RTA_DST, route.dst.size(), route.dst.bytes);
+  if (route.src.prefix_len > 0) mnl_attr_put(nlh, RTA_SRC, route.src.size(), route.src.bytes);
+  if (IsSet(route.gateway)) {
+    mnl_attr_put(nlh, RTA_GATEWAY, route.gateway.size(), route.gateway.bytes);
+  }
+  if (IsSet(route.prefsrc)) {
+    mnl_attr_put(nlh, RTA_PREFSRC, route.prefsrc.size(), route.prefsrc.bytes);
+  }
+  if (route.oif > 0) mnl_attr_put_u32(nlh, RTA_OIF, static_cast<uint32_t>(route.oif));
+  mnl_attr_put_u32(nlh, RTA_PRIORITY, route.priority);
+  if (add && route.family == AF_INET6) {
+    if (route.pref != 0) mnl_attr_put_u8(nlh, RTA_PREF, route.pref);
+    if (route.expires != 0) mnl_attr_put_u32(nlh, RTA_EXPIRES, route.expires);
+  }
+  if (add && !route.metrics.empty()) {
+    nlattr* nest = mnl_attr_nest_start(nlh, RTA_METRICS);
+    for (const auto& [type, value] : route.metrics) mnl_attr_put_u32(nlh, type, value);
+    mnl_attr_nest_end(nlh, nest);
+  }
+  if (!route.nexthops.empty()) {
+    nlattr* nest = mnl_attr_nest_start(nlh, RTA_MULTIPATH);
+    for (const RouteNexthop& nh : route.nexthops) {
+      auto* rtnh = static_cast<rtnexthop*>(mnl_nlmsg_get_payload_tail(nlh));
+      nlh->nlmsg_len += RTNH_ALIGN(sizeof(rtnexthop));
+      std::memset(rtnh, 0, sizeof(*rtnh));
+      rtnh->rtnh_ifindex = nh.ifindex;
+      rtnh->rtnh_hops = static_cast<uint8_t>(nh.weight > 0 ? nh.weight - 1 : 0);
+      rtnh->rtnh_flags = static_cast<uint8_t>(nh.flags & kSettableRouteFlags);
+      if (IsSet(nh.gateway)) mnl_attr_put(nlh, RTA_GATEWAY, nh.gateway.size(), nh.gateway.bytes);
+      rtnh->rtnh_len = static_cast<unsigned short>(
+          static_cast<char*>(mnl_nlmsg_get_payload_tail(nlh)) - reinterpret_cast<char*>(rtnh));
+    }
+    mnl_attr_nest_end(nlh, nest);
+  }
+  Status status = Transact(nlh);
+  if (status.ok()) return status;
+  return status.WithContext(fmt::format("{} route {}", add ? "add" : "delete", route.ToString()));
+}
+
+Status Netlink::AddRoute(const RouteInfo& route) { return ChangeRoute(route, true); }
+
+Status Netlink::DeleteRoute(const RouteInfo& route) { return ChangeRoute(route, false); }
+
+Result<int> Netlink::OpenSocketNetns() {
+  if (nl_ == nullptr) return Failure(EBADF, "netlink socket not open");
+  int fd = ioctl(mnl_socket_get_fd(nl_), SIOCGSKNS);
+  if (fd < 0) return ErrnoFailure("get the network namespace of the netlink socket (SIOCGSKNS)");
+  return fd;
 }
 
 }  // namespace uplinkd

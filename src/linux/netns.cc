@@ -5,8 +5,11 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstring>
 
 namespace uplinkd {
@@ -42,7 +45,114 @@ void* NetnsThread(void* opaque) {
   return nullptr;
 }
 
+constexpr char kNetnsRunDir[] = "/run/netns";
+
+Status CheckNetnsName(const std::string& name) {
+  if (name.empty() || name.size() > NAME_MAX || name.find('/') != std::string::npos ||
+      name == "." || name == "..") {
+    return Failure(EINVAL, "invalid network namespace name '{}'", name);
+  }
+  return Status::Ok();
+}
+
+// As iproute2's netns_add: /run/netns must be a shared mount so that a bind mount made here is
+// seen by mount namespaces cloned from ours (containers started later, `ip netns exec`).
+Status MakeRunDirShared() {
+  if (mkdir(kNetnsRunDir, 0755) != 0 && errno != EEXIST) {
+    return ErrnoFailure("create {}", kNetnsRunDir);
+  }
+  // Two rounds at most: the second after bind-mounting the directory onto itself.
+  for (int round = 0; round < 2; ++round) {
+    if (mount("", kNetnsRunDir, "none", MS_SHARED | MS_REC, nullptr) == 0) return Status::Ok();
+    if (errno != EINVAL || round == 1) return ErrnoFailure("make {} a shared mount", kNetnsRunDir);
+    // EINVAL: not a mount point yet.
+    if (mount(kNetnsRunDir, kNetnsRunDir, "none", MS_BIND | MS_REC, nullptr) != 0) {
+      return ErrnoFailure("bind-mount {} onto itself", kNetnsRunDir);
+    }
+  }
+  return Status::Ok();
+}
+
+struct CreateArgs {
+  const std::string* path;
+  Status result;
+};
+
+// A fresh thread: unshare moves only this thread into the new namespace, and it dies right after,
+// so the caller's threads never change namespace.
+void* CreateNetnsThread(void* opaque) {
+  auto* args = static_cast<CreateArgs*>(opaque);
+  if (unshare(CLONE_NEWNET) != 0) {
+    args->result = ErrnoFailure("unshare(CLONE_NEWNET)");
+    return nullptr;
+  }
+  if (mount("/proc/thread-self/ns/net", args->path->c_str(), "none", MS_BIND, nullptr) != 0) {
+    args->result = ErrnoFailure("bind-mount the new network namespace onto {}", *args->path);
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+Result<uint64_t> NetnsInode(int netns_fd) {
+  struct stat st {};
+  if (fstat(netns_fd, &st) != 0) return ErrnoFailure("stat network namespace fd {}", netns_fd);
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+Status CreateNamedNetns(const std::string& name) {
+  UPLINKD_RETURN_IF_ERROR(CheckNetnsName(name));
+  Status status = MakeRunDirShared();
+  if (!status.ok()) return status.WithContext(fmt::format("create network namespace '{}'", name));
+  const std::string path = kNetnsDir + name;
+  int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (fd < 0) {
+    if (errno == EEXIST) return Failure(EEXIST, "network namespace '{}' already exists", name);
+    return ErrnoFailure("create network namespace '{}': create {}", name, path);
+  }
+  close(fd);
+  CreateArgs args{&path, Status::Ok()};
+  pthread_t thread;
+  int err = pthread_create(&thread, nullptr, &CreateNetnsThread, &args);
+  if (err != 0) {
+    args.result = Failure(err, "start a thread: {}", std::strerror(err));
+  } else {
+    pthread_join(thread, nullptr);
+  }
+  if (!args.result.ok()) {
+    umount2(path.c_str(), MNT_DETACH);  // in case the mount happened and something later failed
+    unlink(path.c_str());
+    return args.result.WithContext(fmt::format("create network namespace '{}'", name));
+  }
+  return Status::Ok();
+}
+
+Status DeleteNamedNetns(const std::string& name) {
+  UPLINKD_RETURN_IF_ERROR(CheckNetnsName(name));
+  const std::string path = kNetnsDir + name;
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Failure(ENOENT, "network namespace '{}' does not exist", name);
+    return ErrnoFailure("delete network namespace '{}': stat {}", name, path);
+  }
+  // EINVAL: not mounted (a leftover file from an interrupted create); the unlink still cleans up.
+  if (umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
+    return ErrnoFailure("delete network namespace '{}': unmount {}", name, path);
+  }
+  if (unlink(path.c_str()) != 0) {
+    return ErrnoFailure("delete network namespace '{}': remove {}", name, path);
+  }
+  return Status::Ok();
+}
+
+bool NamedNetnsExists(const std::string& name) {
+  if (!CheckNetnsName(name).ok()) return false;
+  int fd = open((kNetnsDir + name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool is_netns = ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET;
+  close(fd);
+  return is_netns;
+}
 
 Result<int> OpenNetns(const std::string& name_or_path) {
   if (name_or_path.empty()) return Failure(EINVAL, "empty network namespace name");

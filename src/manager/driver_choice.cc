@@ -1,0 +1,44 @@
+#include "manager/driver_choice.h"
+
+#include <fmt/format.h>
+
+namespace uplinkd {
+
+std::vector<DriverSupport> CheckDrivers(const UplinkFacts& uplink) {
+  std::vector<DriverSupport> table;
+  bool is_virtio = uplink.kernel_driver == "virtio_net" || uplink.kernel_driver == "virtio-pci";
+  bool is_avf = uplink.kernel_driver == "iavf" || uplink.kernel_driver == "i40evf";
+  table.push_back({"virtio", false,
+                   is_virtio ? "the native virtio driver is not part of this build yet"
+                             : fmt::format("kernel driver is '{}', not virtio_net",
+                                           uplink.kernel_driver)});
+  table.push_back({"avf", false,
+                   is_avf ? "the native AVF driver is not part of this build yet"
+                          : fmt::format("kernel driver is '{}', not iavf", uplink.kernel_driver)});
+  table.push_back({"af_xdp", false, "the af_xdp driver is not part of this build yet"});
+  table.push_back({"dpdk", false, "the dpdk driver is not part of this build yet"});
+  table.push_back({"af_packet", true, "works on any interface"});
+  table.push_back({"none", false,
+                   "never chosen automatically: interfaces come from the exec template"});
+  return table;
+}
+
+std::vector<DriverSupport> Candidates(const std::vector<DriverSupport>& table,
+                                      const std::string& requested) {
+  std::vector<DriverSupport> out;
+  for (const DriverSupport& d : table) {
+    if (requested.empty() ? d.supported : d.driver == requested) out.push_back(d);
+  }
+  if (!requested.empty() && out.empty()) out.push_back({requested, false, "unknown driver"});
+  return out;
+}
+
+std::string FormatDriverTable(const std::vector<DriverSupport>& table) {
+  std::string out = fmt::format("{:<12}{:<12}{}\n", "driver", "supported", "why");
+  for (const DriverSupport& d : table) {
+    out += fmt::format("{:<12}{:<12}{}\n", d.driver, d.supported ? "yes" : "no", d.reason);
+  }
+  return out;
+}
+
+}  // namespace uplinkd

@@ -1,0 +1,35 @@
+#pragma once
+// Which uplink driver the manager uses: every driver says whether it can take this uplink and
+// why (the `uplinkd manager --check` table); auto selection tries the supported ones, most
+// performant first, falling back to the next when one fails to start.
+
+#include <string>
+#include <vector>
+
+namespace uplinkd {
+
+struct UplinkFacts {         // what the snapshot says about the uplink
+  std::string name;
+  std::string kernel_driver;  // ethtool drvinfo: "veth", "virtio_net", "iavf", ...
+  std::string pci_id;         // "" when not a PCI device
+  uint32_t mtu = 1500;
+};
+
+struct DriverSupport {
+  std::string driver;     // af_packet, af_xdp, dpdk, virtio, avf, none
+  bool supported = false;
+  std::string reason;     // why (not): shown in --check and in the log
+};
+
+// Every driver, in auto-selection order (virtio/avf, af_xdp, dpdk, af_packet; `none` last and
+// never chosen automatically).
+std::vector<DriverSupport> CheckDrivers(const UplinkFacts& uplink);
+
+// The drivers to try: the explicit one alone (even if a check failed: the user asked for it,
+// the log warns), or the supported ones in order when `requested` is empty (auto).
+std::vector<DriverSupport> Candidates(const std::vector<DriverSupport>& table,
+                                      const std::string& requested);
+
+std::string FormatDriverTable(const std::vector<DriverSupport>& table);
+
+}  // namespace uplinkd

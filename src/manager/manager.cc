@@ -1,0 +1,531 @@
+#include "manager/manager.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/client.h"
+#include "common/log.h"
+#include "linux/netlink_socket.h"
+#include "linux/netns.h"
+#include "linux/snapshot.h"
+#include "linux/state_file.h"
+#include "manager/driver_choice.h"
+#include "manager/env_config.h"
+#include "manager/render.h"
+
+namespace uplinkd {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kStateVersion = 1;
+constexpr auto kDataplaneStartTimeout = std::chrono::seconds(20);
+constexpr auto kTapTimeout = std::chrono::seconds(10);
+constexpr auto kStopTimeout = std::chrono::seconds(10);
+
+std::string Get(const std::map<std::string, std::string>& env, const char* key,
+                const std::string& fallback) {
+  auto it = env.find(key);
+  return it == env.end() || it->second.empty() ? fallback : it->second;
+}
+
+double MsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Writes `text` to `path` (0644), creating its directory.
+Status WriteTextFile(const std::string& path, const std::string& text) {
+  std::string dir = path.substr(0, path.rfind('/'));
+  if (!dir.empty()) mkdir(dir.c_str(), 0755);
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) return ErrnoFailure("write {}", path);
+  return Status::Ok();
+}
+
+Status WriteSysctl(const std::string& path, const std::string& value) {
+  std::ofstream out(path);
+  out << value;
+  out.flush();
+  if (!out) return ErrnoFailure("write {}", path);
+  return Status::Ok();
+}
+
+// What the manager is doing, kept in the state file next to the snapshot so that a later start
+// can undo whatever a killed manager left half-done.
+struct State {
+  LinkSnapshot snapshot;
+  std::string dataplane_netns;
+  std::string driver;
+  pid_t dataplane_pid = 0;
+  std::string phase;  // "snapshot", "moving", "running"
+
+  json ToJson() const {
+    return json{{"version", kStateVersion},
+                {"snapshot", SnapshotToJson(snapshot)},
+                {"dataplane_netns", dataplane_netns},
+                {"driver", driver},
+                {"dataplane_pid", dataplane_pid},
+                {"phase", phase}};
+  }
+  static Result<State> FromJson(const json& j, const std::string& path) {
+    if (!j.is_object() || !j.contains("snapshot") || !j.value("version", 0)) {
+      return Failure(EINVAL, "{}: not an uplinkd manager state file", path);
+    }
+    auto snap = SnapshotFromJson(j["snapshot"]);
+    if (!snap.ok()) return snap.status().WithContext(path);
+    State s;
+    s.snapshot = std::move(snap).value();
+    s.dataplane_netns = j.value("dataplane_netns", "");
+    s.driver = j.value("driver", "");
+    s.dataplane_pid = j.value("dataplane_pid", 0);
+    s.phase = j.value("phase", "");
+    return s;
+  }
+};
+
+class Manager {
+ public:
+  Manager(const ManagerOptions& options, ManagerConfig config)
+      : options_(options), config_(std::move(config)), log_(Logger("manager")) {}
+
+  int Run();
+
+ private:
+  Status Open();
+  Status RestoreFromStateFile();
+  Status Restore(const State& state);
+  Status SaveState();
+  Status Takeover(const DriverSupport& driver);
+  Status StartDataplane(const std::string& netns, const Rendered& rendered);
+  Status ConfigureDataplane(const DriverSupport& driver, const Rendered& rendered);
+  void StopDataplane();
+  int Supervise();
+
+  const ManagerOptions options_;
+  const ManagerConfig config_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<Netlink> nl_;
+  int own_netns_fd_ = -1;
+  State state_;
+  pid_t child_ = -1;
+};
+
+Status Manager::Open() {
+  auto nl = Netlink::Open();
+  if (!nl.ok()) return nl.status();
+  nl_ = std::move(nl).value();
+  auto fd = OpenCurrentNetns();
+  if (!fd.ok()) return fd.status();
+  own_netns_fd_ = *fd;
+  return Status::Ok();
+}
+
+Status Manager::SaveState() {
+  return WriteStateFileAtomic(options_.state_file, state_.ToJson());
+}
+
+Status Manager::RestoreFromStateFile() {
+  auto read = ReadStateFile(options_.state_file);
+  if (!read.ok()) return read.status();
+  if (!read->has_value()) return Status::Ok();
+  auto state = State::FromJson(**read, options_.state_file);
+  if (!state.ok()) return state.status();
+  log_->warn("found {} from an earlier run (phase '{}'): restoring {} first",
+             options_.state_file, state->phase, state->snapshot.name);
+  return Restore(*state);
+}
+
+// Puts the uplink back as the snapshot describes it, from whatever state a run left: dataplane
+// alive or dead, uplink parked in the dataplane's netns or already back, tap present or gone.
+Status Manager::Restore(const State& state) {
+  Clock::time_point start = Clock::now();
+  const LinkSnapshot& snap = state.snapshot;
+  // 1. No dataplane may hold the uplink any more.
+  if (state.dataplane_pid > 0 && kill(state.dataplane_pid, 0) == 0) {
+    char exe[256] = {0};
+    std::string link = fmt::format("/proc/{}/exe", state.dataplane_pid);
+    ssize_t n = readlink(link.c_str(), exe, sizeof exe - 1);
+    if (n > 0 && std::string(exe).find("uplinkd") != std::string::npos) {
+      log_->info("stopping the earlier dataplane (pid {})", state.dataplane_pid);
+      kill(state.dataplane_pid, SIGKILL);
+      for (int i = 0; i < 200 && kill(state.dataplane_pid, 0) == 0; ++i) usleep(10000);
+    }
+  }
+  // 2. A tap still carrying the uplink's name is ours: remove it so the name is free.
+  auto here = nl_->GetLink(snap.name);
+  bool uplink_here = false;
+  if (here.ok()) {
+    if (here->ifindex == snap.ifindex) {
+      uplink_here = true;
+    } else {
+      log_->info("removing the host tap {} (index {})", snap.name, here->ifindex);
+      UPLINKD_RETURN_IF_ERROR(nl_->DeleteLink(here->ifindex));
+    }
+  }
+  // 3. Bring the uplink home from the dataplane's netns.
+  if (!uplink_here && !state.dataplane_netns.empty() && NamedNetnsExists(state.dataplane_netns)) {
+    auto dp_fd = OpenNetns(state.dataplane_netns);
+    if (!dp_fd.ok()) return dp_fd.status();
+    int own = own_netns_fd_;
+    Status moved = RunInNetns(*dp_fd, [&]() -> Status {
+      auto dp_nl = Netlink::Open();
+      if (!dp_nl.ok()) return dp_nl.status();
+      auto idx = (*dp_nl)->LinkIndex(snap.name);
+      if (!idx.ok()) return Status::Ok();  // not there: nothing to move
+      return (*dp_nl)->MoveLinkToNetns(*idx, own);
+    });
+    close(*dp_fd);
+    UPLINKD_RETURN_IF_ERROR(moved.WithContext("moving " + snap.name + " back"));
+  }
+  auto idx = nl_->LinkIndex(snap.name);
+  if (!idx.ok()) {
+    // Moved back under its original index but maybe a temporary name: look it up by index.
+    auto by_index = nl_->GetLink(snap.ifindex);
+    if (!by_index.ok()) {
+      return Failure(ENODEV, "cannot find {} (index {}) to restore it", snap.name, snap.ifindex);
+    }
+    idx = by_index->ifindex;
+  }
+  UPLINKD_RETURN_IF_ERROR(RestoreLink(*nl_, *idx, snap));
+  if (!state.dataplane_netns.empty() && NamedNetnsExists(state.dataplane_netns)) {
+    UPLINKD_RETURN_IF_ERROR(DeleteNamedNetns(state.dataplane_netns));
+  }
+  UPLINKD_RETURN_IF_ERROR(RemoveStateFile(options_.state_file));
+  log_->info("{} restored in {:.0f} ms", snap.name, MsSince(start));
+  return Status::Ok();
+}
+
+Status Manager::StartDataplane(const std::string& netns, const Rendered& rendered) {
+  std::string conf = options_.run_dir + "/startup.conf";
+  UPLINKD_RETURN_IF_ERROR(WriteTextFile(conf, rendered.startup_conf));
+  UPLINKD_RETURN_IF_ERROR(WriteTextFile(rendered.exec_file_path, rendered.exec_contents));
+  int netns_fd = -1;
+  if (!netns.empty()) {
+    auto fd = OpenNetns(netns);
+    if (!fd.ok()) return fd.status();
+    netns_fd = *fd;
+  }
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoFailure("fork");
+  if (pid == 0) {
+    // The dataplane dies with the manager: a dataplane nobody supervises must not keep the uplink.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) _exit(126);
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    execl(options_.self_exe.c_str(), "uplinkd", "dataplane", "-c", conf.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (netns_fd >= 0) close(netns_fd);
+  child_ = pid;
+  state_.dataplane_pid = pid;
+  UPLINKD_RETURN_IF_ERROR(SaveState());
+  // Ready when the CLI answers (the exec file has run by then).
+  Clock::time_point deadline = Clock::now() + kDataplaneStartTimeout;
+  while (Clock::now() < deadline) {
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      child_ = -1;
+      return Failure(EIO, "the dataplane exited during start ({} {})",
+                     WIFEXITED(status) ? "exit" : "signal",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    }
+    auto client = CliClient::Connect(rendered.cli_socket);
+    if (client.ok()) {
+      auto reply = (*client)->Call("show version", false);
+      if (reply.ok() && reply->status.ok()) return Status::Ok();
+    }
+    usleep(20000);
+  }
+  return Failure(ETIMEDOUT, "the dataplane did not answer on {} within {} s", rendered.cli_socket,
+                 kDataplaneStartTimeout.count());
+}
+
+Status Manager::ConfigureDataplane(const DriverSupport& driver, const Rendered& rendered) {
+  const UplinkSpec& uplink = config_.uplinks[0];
+  const LinkSnapshot& snap = state_.snapshot;
+  std::string uplink_if;
+  std::vector<std::string> commands;
+  if (driver.driver == "af_packet") {
+    uplink_if = "host-" + snap.name;
+    std::string create = "create host-interface name " + snap.name;
+    if (uplink.num_rx_queues) create += fmt::format(" num-rx-queues {}", uplink.num_rx_queues);
+    if (uplink.num_tx_queues) create += fmt::format(" num-tx-queues {}", uplink.num_tx_queues);
+    if (uplink.rx_queue_size) create += fmt::format(" rx-size {}", uplink.rx_queue_size);
+    if (uplink.tx_queue_size) create += fmt::format(" tx-size {}", uplink.tx_queue_size);
+    commands.push_back(create);
+  } else {
+    return Failure(ENOTSUP, "driver {}: {}", driver.driver, driver.reason);
+  }
+  RxMode mode = uplink.rx_mode.value_or(driver.driver == "af_packet" ? RxMode::kInterrupt
+                                                                     : RxMode::kAdaptive);
+  uint32_t mtu = uplink.mtu.value_or(snap.mtu);
+  commands.push_back(fmt::format(
+      "create tap id 0 host-if-name {} host-ns /proc/{}/ns/net host-mac-addr {} host-mtu-size {}",
+      snap.name, getpid(), FormatMac(snap.mac), mtu));
+  commands.push_back(fmt::format("set interface rx-mode {} {}", uplink_if, RxModeName(mode)));
+  commands.push_back(fmt::format("set interface l2 xconnect {} tap0", uplink_if));
+  commands.push_back(fmt::format("set interface l2 xconnect tap0 {}", uplink_if));
+  commands.push_back(fmt::format("set interface state {} up", uplink_if));
+  commands.push_back("set interface state tap0 up");
+  auto client = CliClient::Connect(rendered.cli_socket);
+  if (!client.ok()) return client.status();
+  for (const std::string& command : commands) {
+    auto reply = (*client)->Call(command, false);
+    if (!reply.ok()) return reply.status().WithContext(command);
+    if (!reply->status.ok()) return reply->status.WithContext(command);
+    log_->info("dataplane: {}", command);
+  }
+  return Status::Ok();
+}
+
+Status Manager::Takeover(const DriverSupport& driver) {
+  Clock::time_point start = Clock::now();
+  const LinkSnapshot& snap = state_.snapshot;
+  state_.driver = driver.driver;
+  std::string netns = driver.driver == "none" ? "" : state_.dataplane_netns;
+  RenderInputs inputs;
+  inputs.pci_id = snap.pci_id;
+  inputs.cli_socket = options_.run_dir + "/cli.sock";
+  inputs.exec_file = options_.run_dir + "/startup.exec";
+  auto rendered = RenderConfig(config_, inputs);
+  if (!rendered.ok()) return rendered.status();
+  for (const std::string& w : rendered->warnings) log_->warn("{}", w);
+
+  if (!netns.empty()) {
+    if (NamedNetnsExists(netns)) UPLINKD_RETURN_IF_ERROR(DeleteNamedNetns(netns));
+    UPLINKD_RETURN_IF_ERROR(CreateNamedNetns(netns));
+    auto dp_fd = OpenNetns(netns);
+    if (!dp_fd.ok()) return dp_fd.status();
+    // The dataplane's netns has no IP stack of its own to speak on the uplink (no RS, ND, MLD).
+    Status quiet = RunInNetns(*dp_fd, [] {
+      Status s = WriteSysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+      if (!s.ok()) return s;
+      return WriteSysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+    });
+    state_.phase = "moving";
+    Status saved = SaveState();
+    Status moved = quiet.ok() && saved.ok() ? nl_->MoveLinkToNetns(snap.ifindex, *dp_fd) : Status();
+    if (quiet.ok() && saved.ok() && moved.ok()) {
+      moved = RunInNetns(*dp_fd, [&]() -> Status {
+        auto dp_nl = Netlink::Open();
+        if (!dp_nl.ok()) return dp_nl.status();
+        auto idx = (*dp_nl)->LinkIndex(snap.name);
+        if (!idx.ok()) return idx.status();
+        return (*dp_nl)->SetLinkUp(*idx, true);
+      });
+    }
+    close(*dp_fd);
+    UPLINKD_RETURN_IF_ERROR(quiet);
+    UPLINKD_RETURN_IF_ERROR(saved);
+    UPLINKD_RETURN_IF_ERROR(moved.WithContext("parking " + snap.name + " in netns " + netns));
+  }
+  UPLINKD_RETURN_IF_ERROR(StartDataplane(netns, *rendered));
+  state_.phase = "running";
+  UPLINKD_RETURN_IF_ERROR(SaveState());
+  if (driver.driver == "none") return Status::Ok();
+  UPLINKD_RETURN_IF_ERROR(ConfigureDataplane(driver, *rendered));
+
+  // The tap appears in our netns under the uplink's name; give it the uplink's addresses and routes.
+  Clock::time_point deadline = Clock::now() + kTapTimeout;
+  Result<int> tap = nl_->LinkIndex(snap.name);
+  while (!tap.ok() && Clock::now() < deadline) {
+    usleep(10000);
+    tap = nl_->LinkIndex(snap.name);
+  }
+  if (!tap.ok()) return tap.status().WithContext("host tap");
+  UPLINKD_RETURN_IF_ERROR(ApplyAddressesAndRoutes(*nl_, *tap, snap));
+  log_->info("{} taken over with {}: node reachable through the host tap after {:.0f} ms",
+             snap.name, driver.driver, MsSince(start));
+  return Status::Ok();
+}
+
+void Manager::StopDataplane() {
+  if (child_ <= 0) return;
+  kill(child_, SIGTERM);
+  Clock::time_point deadline = Clock::now() + kStopTimeout;
+  int status;
+  while (Clock::now() < deadline) {
+    if (waitpid(child_, &status, WNOHANG) == child_) {
+      child_ = -1;
+      return;
+    }
+    usleep(10000);
+  }
+  log_->warn("the dataplane did not stop within {} s: killing it", kStopTimeout.count());
+  kill(child_, SIGKILL);
+  waitpid(child_, &status, 0);
+  child_ = -1;
+}
+
+int Manager::Supervise() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGCHLD);
+  while (true) {
+    siginfo_t info;
+    timespec timeout{1, 0};
+    int sig = sigtimedwait(&signals, &info, &timeout);
+    int status;
+    if (child_ > 0 && waitpid(child_, &status, WNOHANG) == child_) {
+      child_ = -1;
+      log_->error("the dataplane exited ({} {}): restoring {}",
+                  WIFEXITED(status) ? "exit" : "signal",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                  state_.snapshot.name);
+      Clock::time_point start = Clock::now();
+      Status s = Restore(state_);
+      if (!s.ok()) {
+        log_->error("restore failed: {}", s.message());
+        return 1;
+      }
+      log_->info("node restored {:.0f} ms after the dataplane died", MsSince(start));
+      return 1;
+    }
+    if (sig == SIGTERM || sig == SIGINT) {
+      log_->info("signal {}: stopping the dataplane and restoring {}", sig, state_.snapshot.name);
+      StopDataplane();
+      Status s = Restore(state_);
+      if (!s.ok()) {
+        log_->error("restore failed: {}", s.message());
+        return 1;
+      }
+      return 0;
+    }
+  }
+}
+
+int Manager::Run() {
+  if (Status s = Open(); !s.ok()) {
+    log_->error("{}", s.message());
+    return 1;
+  }
+  // A killed manager left its state behind: undo that first.
+  if (!options_.check_only) {
+    if (Status s = RestoreFromStateFile(); !s.ok()) {
+      log_->error("restoring the earlier run's state: {}", s.message());
+      return 1;
+    }
+  }
+  const UplinkSpec& uplink = config_.uplinks[0];
+  auto snap = TakeSnapshot(*nl_, uplink.interface_name);
+  if (!snap.ok()) {
+    log_->error("{}: {}", uplink.name_source.empty() ? "CALICOVPP_INTERFACE=" + uplink.interface_name
+                                                     : uplink.name_source,
+                snap.status().message());
+    return 2;
+  }
+  if (Status s = ValidateAgainstDevice(uplink, snap->num_rx_queues, snap->num_tx_queues); !s.ok()) {
+    log_->error("{}", s.message());
+    return 2;
+  }
+  UplinkFacts facts{snap->name, snap->driver, snap->pci_id, snap->mtu};
+  std::vector<DriverSupport> table = CheckDrivers(facts);
+  if (options_.check_only) {
+    std::printf("uplink %s: driver %s, pci %s, mtu %u, %u rx / %u tx queues, %zu addresses, %zu routes\n",
+                snap->name.c_str(), snap->driver.c_str(),
+                snap->pci_id.empty() ? "none" : snap->pci_id.c_str(), snap->mtu,
+                snap->num_rx_queues, snap->num_tx_queues, snap->addresses.size(),
+                snap->routes.size());
+    std::printf("%s", FormatDriverTable(table).c_str());
+    auto candidates = Candidates(table, uplink.driver);
+    std::printf("would try: ");
+    for (const auto& c : candidates) std::printf("%s ", c.driver.c_str());
+    std::printf("\n");
+    return 0;
+  }
+  state_.snapshot = std::move(snap).value();
+  state_.dataplane_netns = options_.dataplane_netns.empty()
+                               ? "uplinkd-" + state_.snapshot.name
+                               : options_.dataplane_netns;
+  state_.phase = "snapshot";
+  if (Status s = SaveState(); !s.ok()) {
+    log_->error("{}", s.message());  // nothing changed yet
+    return 1;
+  }
+  for (const DriverSupport& candidate : Candidates(table, uplink.driver)) {
+    if (candidate.driver != "af_packet" && candidate.driver != "none") {
+      // Refused before anything changes: there is no code in this build to run it.
+      log_->error("driver {} cannot be used: {}", candidate.driver, candidate.reason);
+      continue;
+    }
+    if (!candidate.supported) {
+      log_->warn("{} was asked for, but: {}", candidate.driver, candidate.reason);
+    }
+    log_->info("trying driver {}", candidate.driver);
+    Status s = Takeover(candidate);
+    if (s.ok()) return Supervise();
+    log_->error("driver {} failed: {}; undoing", candidate.driver, s.message());
+    StopDataplane();
+    if (Status r = Restore(state_); !r.ok()) {
+      log_->error("restore failed: {}", r.message());
+      return 1;
+    }
+    state_.phase = "snapshot";
+    state_.dataplane_pid = 0;
+    if (Status w = SaveState(); !w.ok()) return 1;
+  }
+  log_->error("no driver could take {}; the node keeps its interface", state_.snapshot.name);
+  if (Status s = RemoveStateFile(options_.state_file); !s.ok()) log_->warn("{}", s.message());
+  return 1;
+}
+
+}  // namespace
+
+ManagerOptions DefaultManagerOptions(const std::map<std::string, std::string>& env) {
+  ManagerOptions o;
+  o.state_file = Get(env, "UPLINKD_STATE_FILE", "");  // "" = the configuration's (Calico's knobs)
+  o.run_dir = Get(env, "UPLINKD_RUN_DIR", "/run/uplinkd");
+  o.dataplane_netns = Get(env, "UPLINKD_DATAPLANE_NETNS", "");
+  char exe[4096] = {0};
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  o.self_exe = n > 0 ? std::string(exe, n) : "uplinkd";
+  return o;
+}
+
+int RunManager(const ManagerOptions& options, const std::map<std::string, std::string>& env) {
+  auto config = ParseManagerEnv(env);
+  if (!config.ok()) {
+    std::fprintf(stderr, "uplinkd manager: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  if (!SetLogLevel(config->log_level == "warning" ? "warn" : config->log_level)) {
+    SetLogLevel("info");
+  }
+  for (const std::string& w : config->warnings) Logger("manager")->warn("{}", w);
+  ManagerOptions resolved = options;
+  if (resolved.state_file.empty()) resolved.state_file = config->state_file;
+  // Signals are taken synchronously by the supervisor; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  mkdir(resolved.run_dir.c_str(), 0755);
+  Manager manager(resolved, std::move(config).value());
+  return manager.Run();
+}
+
+}  // namespace uplinkd

@@ -1,0 +1,30 @@
+#pragma once
+// `uplinkd manager`: takes over the node's uplink, keeps the node connected through a host tap
+// that inherits the uplink's name, MAC, MTU, addresses and routes, supervises the dataplane, and
+// gives Linux its interface back exactly as it was on any exit (and on the next start after a
+// crash of the manager itself).
+
+#include <map>
+#include <string>
+
+namespace uplinkd {
+
+struct ManagerOptions {
+  bool check_only = false;     // --check: print the configuration and the driver table, change nothing
+  std::string state_file;      // snapshot + progress, written before anything changes
+  std::string run_dir;         // rendered startup.conf, exec file, CLI socket
+  std::string dataplane_netns; // named netns where the uplink is parked; "" = uplinkd-<ifname>
+  std::string self_exe;        // the uplinkd binary to run as `uplinkd dataplane`
+};
+
+// Defaults from the environment: UPLINKD_STATE_FILE (else CALICOVPP_IF_CONFIG_PATH's, else
+// /run/uplinkd/uplink-state.json),
+// UPLINKD_RUN_DIR (/run/uplinkd), UPLINKD_DATAPLANE_NETNS, and /proc/self/exe.
+ManagerOptions DefaultManagerOptions(const std::map<std::string, std::string>& env);
+
+// Returns the process exit code: 0 after a requested stop (SIGTERM/SIGINT) with Linux restored,
+// 1 when the dataplane died or could not start (Linux restored), 2 for invalid configuration
+// (nothing changed).
+int RunManager(const ManagerOptions& options, const std::map<std::string, std::string>& env);
+
+}  // namespace uplinkd

@@ -1,0 +1,293 @@
+// `uplinkd manager` for real: takes over a sandbox "node" namespace's eth0, keeps the node
+// reachable through the host tap, and restores it exactly (compared as `ip -j` JSON).
+//
+//   node ns [eth0 198.18.40.2/24, 2001:db8:40::2/64; default routes + a static route]
+//     ==veth== [peer0 198.18.40.1, 2001:db8:40::1; lo 198.19.1.1, 198.19.2.1] peer ns
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/rig/rig.h"
+
+namespace uplinkd::rig {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Waits (bounded) until no address of eth0 is still in IPv6 duplicate address detection, so
+// that two pictures of the node compare settled states.
+void WaitAddressesSettled(Netns& node) {
+  for (int i = 0; i < 100; ++i) {
+    CommandResult r = node.Exec({"ip", "addr", "show", "dev", "eth0", "tentative"});
+    if (r.ok() && r.output.find("inet") == std::string::npos) return;
+    usleep(50000);
+  }
+  ADD_FAILURE() << "eth0 still has tentative addresses after 5 s";
+}
+
+// The node's network as `ip -j` shows it, normalised only where the kernel legitimately
+// differs run to run (address lifetimes count down; nothing else is dropped).
+json NodeState(Netns& node) {
+  WaitAddressesSettled(node);
+  auto run = [&](std::vector<std::string> argv) {
+    CommandResult r = node.Exec(argv);
+    EXPECT_TRUE(r.ok()) << JoinArgv(argv) << ": " << r.output;
+    json j = json::parse(r.output, nullptr, false);
+    return j.is_discarded() ? json() : j;
+  };
+  json link = run({"ip", "-j", "-d", "link", "show", "dev", "eth0"});
+  json addr = run({"ip", "-j", "addr", "show", "dev", "eth0"});
+  for (auto& l : addr) {
+    for (auto& a : l["addr_info"]) {
+      a.erase("valid_life_time");
+      a.erase("preferred_life_time");
+    }
+  }
+  json routes = json::array();
+  for (const char* family : {"-4", "-6"}) {
+    json r = run({"ip", family, "-j", "route", "show", "table", "all"});
+    for (auto& route : r) routes.push_back(route);
+  }
+  std::vector<std::string> sorted;
+  for (auto& r : routes) sorted.push_back(r.dump());
+  std::sort(sorted.begin(), sorted.end());
+  return json{{"link", link}, {"addr", addr}, {"routes", sorted}};
+}
+
+class ManagerTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    UPLINKD_RIG_REQUIRE_NETNS();
+    node_ = Netns::Create("mn");
+    peer_ = Netns::Create("mp");
+    dir_ = TempDir::Create();
+    ASSERT_TRUE(node_ && peer_ && dir_);
+    ASSERT_TRUE(peer_->ExecOrFail({"sysctl", "-qw", "net.ipv6.conf.default.router_solicitations=0"}));
+    VethOptions veth;
+    veth.name_a = "eth0";
+    veth.name_b = "peer0";
+    ASSERT_TRUE(CreateVeth(*node_, *peer_, veth).ok());
+    ASSERT_TRUE(node_->AddAddress("eth0", "198.18.40.2/24"));
+    ASSERT_TRUE(node_->AddAddress("eth0", "2001:db8:40::2/64"));
+    ASSERT_TRUE(peer_->AddAddress("peer0", "198.18.40.1/24"));
+    ASSERT_TRUE(peer_->AddAddress("peer0", "2001:db8:40::1/64"));
+    ASSERT_TRUE(peer_->AddAddress("lo", "198.19.1.1/32"));
+    ASSERT_TRUE(peer_->AddAddress("lo", "198.19.2.1/32"));
+    ASSERT_TRUE(peer_->ExecOrFail({"sysctl", "-qw", "net.ipv4.ip_forward=1"}));
+    ASSERT_TRUE(node_->AddRoute("default", "198.18.40.1", "eth0"));
+    ASSERT_TRUE(node_->ExecOrFail({"ip", "-6", "route", "add", "default", "via", "2001:db8:40::1",
+                                   "dev", "eth0"}));
+    ASSERT_TRUE(node_->AddRoute("198.19.1.0/24", "198.18.40.1", "eth0"));
+    before_ = NodeState(*node_);
+    netns_name_ = UniqueName("mdp");
+  }
+
+  std::vector<std::string> Env(const std::string& driver) {
+    std::vector<std::string> env = {
+        "CALICOVPP_INTERFACE=eth0",
+        "UPLINKD_STATE_FILE=" + dir_->Path("state.json"),
+        "UPLINKD_RUN_DIR=" + dir_->path(),
+        "UPLINKD_DATAPLANE_NETNS=" + netns_name_,
+        "CALICOVPP_CONFIG_TEMPLATE=" +
+            fmt::format("unix {{ nodaemon cli-listen {} }}\nbuffers {{ buffers-per-numa 8192 }}\n",
+                        dir_->Path("cli.sock")),
+    };
+    if (!driver.empty()) env.push_back("CALICOVPP_NATIVE_DRIVER=" + driver);
+    return env;
+  }
+
+  // The manager in the node's network namespace but the host's mount namespace (nsenter, not
+  // `ip netns exec`), as on a real node: its named dataplane netns outlives it.
+  std::unique_ptr<ChildProcess> StartManager(const std::vector<std::string>& env,
+                                             const std::string& log_name = "manager.log") {
+    return ChildProcess::Start(
+        {"nsenter", "--net=/run/netns/" + node_->name(), UplinkdBinary(), "manager"},
+        ChildOptions{.netns = nullptr, .log_path = dir_->Path(log_name), .env = env});
+  }
+
+  // Waits until the manager says the node is reachable through the tap.
+  bool WaitTakenOver(ChildProcess& manager, milliseconds timeout = milliseconds(30000)) {
+    auto end = Clock::now() + timeout;
+    while (Clock::now() < end) {
+      if (manager.Log().find("node reachable through the host tap") != std::string::npos) return true;
+      if (!manager.Running()) break;
+      usleep(20000);
+    }
+    ADD_FAILURE() << "no takeover; manager log:\n" << manager.Log();
+    return false;
+  }
+
+  void ExpectNodeConnected() {
+    EXPECT_EQ(Ping(*node_, "198.18.40.1", 3).received, 3);
+    EXPECT_EQ(Ping(*node_, "2001:db8:40::1", 3).received, 3);
+    EXPECT_EQ(Ping(*node_, "198.19.1.1", 2).received, 2);  // the static route
+    EXPECT_EQ(Ping(*node_, "198.19.2.1", 2).received, 2);  // the default route
+    TransferResult t = TcpTransfer(*node_, *peer_, "198.18.40.1", 5101, 20 * 1000 * 1000,
+                                   std::chrono::seconds(60));
+    EXPECT_TRUE(t.ok) << t.error;
+  }
+
+  json UplinkCounters() {
+    CommandResult r = RunCommand({UplinkctlBinary(), "-s", dir_->Path("cli.sock"), "--json",
+                                  "show", "interface", "host-eth0"});
+    EXPECT_TRUE(r.ok()) << r.output;
+    json j = json::parse(r.output, nullptr, false);
+    return j.is_array() && !j.empty() ? j[0]["counters"] : json::object();
+  }
+
+  void ExpectRestored() {
+    json after = NodeState(*node_);
+    EXPECT_EQ(after, before_) << "before:\n" << before_.dump(1) << "\nafter:\n" << after.dump(1);
+    EXPECT_FALSE(NetnsListed(netns_name_)) << "dataplane netns left behind";
+    EXPECT_FALSE(std::ifstream(dir_->Path("state.json")).good()) << "state file left behind";
+    EXPECT_EQ(Ping(*node_, "198.18.40.1", 2).received, 2);  // and it works
+  }
+
+  // Prints the manager's timing lines (takeover and restore), for the record.
+  static void PrintTimings(ChildProcess& manager) {
+    std::string log = manager.Log();
+    size_t pos = 0;
+    while (pos < log.size()) {
+      size_t end = log.find('\n', pos);
+      if (end == std::string::npos) end = log.size();
+      std::string line = log.substr(pos, end - pos);
+      if (line.find(" ms") != std::string::npos) std::printf("  [manager] %s\n", line.c_str());
+      pos = end + 1;
+    }
+  }
+
+  pid_t DataplanePid() {
+    json state = json::parse(ReadFileOrEmpty(dir_->Path("state.json")), nullptr, false);
+    return state.is_object() ? state.value("dataplane_pid", 0) : 0;
+  }
+
+  std::unique_ptr<Netns> node_, peer_;
+  std::unique_ptr<TempDir> dir_;
+  json before_;
+  std::string netns_name_;
+};
+
+TEST_F(ManagerTest, AfPacketTakeoverThenSigtermRestoresExactly) {
+  auto manager = StartManager(Env("af_packet"));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  ExpectNodeConnected();
+  json c = UplinkCounters();
+  // The 20 MB transfer left through the uplink (as GSO super-frames: few packets, all the bytes)
+  // and its ACKs came back in.
+  EXPECT_GE(c.value("tx_bytes", uint64_t{0}), uint64_t{20 * 1000 * 1000}) << c.dump();
+  EXPECT_GT(c.value("rx_packets", uint64_t{0}), uint64_t{50}) << c.dump();
+  manager->Signal(SIGTERM);
+  ExitStatus st = manager->Wait(std::chrono::seconds(20));
+  EXPECT_TRUE(st.exited && st.code == 0) << st.ToString() << "\n" << manager->Log();
+  PrintTimings(*manager);
+  ExpectRestored();
+}
+
+TEST_F(ManagerTest, AutoChoosesAfPacketHereAndRestores) {
+  auto manager = StartManager(Env(""));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  EXPECT_NE(manager->Log().find("trying driver af_packet"), std::string::npos);
+  ExpectNodeConnected();
+  manager->Signal(SIGTERM);
+  EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
+  ExpectRestored();
+}
+
+TEST_F(ManagerTest, DataplaneKilledDuringTransferRestoresTheNode) {
+  auto manager = StartManager(Env("af_packet"));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  pid_t dp = DataplanePid();
+  ASSERT_GT(dp, 0);
+  std::thread killer([dp] {
+    usleep(150000);
+    kill(dp, SIGKILL);
+  });
+  // The transfer breaks when the dataplane dies: that is the point; it must end in time.
+  TransferResult t = TcpTransfer(*node_, *peer_, "198.18.40.1", 5102, 500ull * 1000 * 1000,
+                                 std::chrono::seconds(20));
+  killer.join();
+  ExitStatus st = manager->Wait(std::chrono::seconds(20));
+  EXPECT_TRUE(st.exited && st.code == 1) << st.ToString() << "\n" << manager->Log();
+  EXPECT_NE(manager->Log().find("restored"), std::string::npos) << manager->Log();
+  PrintTimings(*manager);
+  ExpectRestored();
+}
+
+TEST_F(ManagerTest, ManagerKilledThenNextStartRestoresFirst) {
+  auto manager = StartManager(Env("af_packet"));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  manager->Signal(SIGKILL);
+  manager->Wait(std::chrono::seconds(10));
+  // The node is broken now (its eth0 is parked in the dataplane's netns); a new manager fixes it.
+  auto second = StartManager(Env("af_packet"), "manager2.log");
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(WaitTakenOver(*second));
+  EXPECT_NE(second->Log().find("from an earlier run"), std::string::npos) << second->Log();
+  ExpectNodeConnected();
+  second->Signal(SIGTERM);
+  EXPECT_EQ(second->Wait(std::chrono::seconds(20)).code, 0) << second->Log();
+  ExpectRestored();
+}
+
+TEST_F(ManagerTest, FailingDriverStartIsUndoneCompletely) {
+  std::vector<std::string> env = Env("");
+  env.push_back("CALICOVPP_CONFIG_EXEC_TEMPLATE=frobnicate the uplink");
+  auto manager = StartManager(env);
+  ASSERT_TRUE(manager);
+  ExitStatus st = manager->Wait(std::chrono::seconds(30));
+  EXPECT_TRUE(st.exited && st.code == 1) << st.ToString() << "\n" << manager->Log();
+  EXPECT_NE(manager->Log().find("driver af_packet failed"), std::string::npos) << manager->Log();
+  ExpectRestored();
+}
+
+TEST_F(ManagerTest, InvalidVariableChangesNothing) {
+  std::vector<std::string> env = Env("af_packet");
+  env.push_back("CALICOVPP_RING_SIZE=1000");
+  auto manager = StartManager(env);
+  ASSERT_TRUE(manager);
+  ExitStatus st = manager->Wait(std::chrono::seconds(10));
+  EXPECT_TRUE(st.exited && st.code == 2) << st.ToString();
+  EXPECT_NE(manager->Log().find("CALICOVPP_RING_SIZE=1000"), std::string::npos) << manager->Log();
+  ExpectRestored();
+}
+
+TEST_F(ManagerTest, MissingInterfaceChangesNothing) {
+  std::vector<std::string> env = Env("af_packet");
+  env[0] = "CALICOVPP_INTERFACE=eth9";
+  auto manager = StartManager(env);
+  ASSERT_TRUE(manager);
+  ExitStatus st = manager->Wait(std::chrono::seconds(10));
+  EXPECT_TRUE(st.exited && st.code == 2) << st.ToString();
+  EXPECT_NE(manager->Log().find("eth9"), std::string::npos) << manager->Log();
+  ExpectRestored();
+}
+
+TEST_F(ManagerTest, CheckPrintsTheDriverTableAndChangesNothing) {
+  std::vector<std::string> argv = {"nsenter", "--net=/run/netns/" + node_->name(),
+                                   "env"};
+  for (const std::string& e : Env("")) argv.push_back(e);
+  argv.push_back(UplinkdBinary());
+  argv.push_back("manager");
+  argv.push_back("--check");
+  CommandResult r = RunCommand(argv);
+  EXPECT_TRUE(r.ok()) << r.output;
+  EXPECT_NE(r.output.find("af_packet"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("would try: af_packet"), std::string::npos) << r.output;
+  ExpectRestored();
+}
+
+}  // namespace
+}  // namespace uplinkd::rig
