@@ -8,27 +8,16 @@
 #include <unistd.h>
 
 #include "linux/netns.h"
+#include "linux/netns_test_helpers.h"
 #include "linux/test_netns.h"
 
 namespace uplinkd {
 namespace {
 
 using testing::IpJson;
+using testing::NetlinkIn;
 using testing::TestNetns;
 using testing::UniqueName;
-
-// Opens a Netlink socket that lives in `ns` (it may then be used from this thread).
-std::unique_ptr<Netlink> NetlinkIn(const TestNetns& ns) {
-  std::unique_ptr<Netlink> nl;
-  Status status = RunInNetns(ns.fd(), [&] {
-    Result<std::unique_ptr<Netlink>> r = Netlink::Open();
-    if (!r.ok()) return r.status();
-    nl = std::move(r).value();
-    return Status::Ok();
-  });
-  EXPECT_TRUE(status.ok()) << status.message();
-  return nl;
-}
 
 nlohmann::json LinkJson(const TestNetns& ns, const std::string& ifname) {
   Result<nlohmann::json> j =

@@ -186,9 +186,18 @@ Status Manager::Restore(const State& state) {
     Status moved = RunInNetns(*dp_fd, [&]() -> Status {
       auto dp_nl = Netlink::Open();
       if (!dp_nl.ok()) return dp_nl.status();
-      auto idx = (*dp_nl)->LinkIndex(snap.name);
-      if (!idx.ok()) return Status::Ok();  // not there: nothing to move
-      return (*dp_nl)->MoveLinkToNetns(*idx, own);
+      Netlink& dp = **dp_nl;
+      auto idx = dp.LinkIndex(snap.name);
+      if (!idx.ok()) {
+        // Renamed while parked (a crash half-way, a user): it keeps its index there. Give it its
+        // name back here, where nothing else can hold that name, so it arrives home as itself.
+        auto by_index = dp.GetLink(snap.ifindex);
+        if (!by_index.ok()) return Status::Ok();  // not there: nothing to move
+        idx = by_index->ifindex;
+        UPLINKD_RETURN_IF_ERROR(dp.SetLinkUp(*idx, false));  // a link is renamed only when down
+        UPLINKD_RETURN_IF_ERROR(dp.SetLinkName(*idx, snap.name));
+      }
+      return dp.MoveLinkToNetns(*idx, own);
     });
     close(*dp_fd);
     UPLINKD_RETURN_IF_ERROR(moved.WithContext("moving " + snap.name + " back"));

@@ -242,6 +242,33 @@ TEST_F(ManagerTest, ManagerKilledThenNextStartRestoresFirst) {
   ExpectRestored();
 }
 
+TEST_F(ManagerTest, PartialStateAfterACrashIsRestored) {
+  auto manager = StartManager(Env("af_packet"));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  manager->Signal(SIGKILL);
+  manager->Wait(std::chrono::seconds(10));
+  // Make it worse, as a crash in the middle of pre-configuration could: the parked uplink is
+  // down, renamed and has another MTU.
+  std::vector<std::string> in_dp = {"ip", "-n", netns_name_, "link", "set", "dev", "eth0"};
+  for (std::vector<std::string> change : {std::vector<std::string>{"down"},
+                                          std::vector<std::string>{"mtu", "1400"},
+                                          std::vector<std::string>{"name", "parked9"}}) {
+    std::vector<std::string> argv = in_dp;
+    argv.insert(argv.end(), change.begin(), change.end());
+    ASSERT_TRUE(RunOrFail(argv));
+    if (change[0] == "name") in_dp[6] = "parked9";
+  }
+  // Only the state file knows where eth0 is: a new manager restores, then takes over again.
+  auto second = StartManager(Env("af_packet"), "manager2.log");
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(WaitTakenOver(*second));
+  EXPECT_EQ(Ping(*node_, "198.18.40.1", 2).received, 2);
+  second->Signal(SIGTERM);
+  EXPECT_EQ(second->Wait(std::chrono::seconds(20)).code, 0) << second->Log();
+  ExpectRestored();
+}
+
 TEST_F(ManagerTest, FailingDriverStartIsUndoneCompletely) {
   std::vector<std::string> env = Env("");
   env.push_back("CALICOVPP_CONFIG_EXEC_TEMPLATE=frobnicate the uplink");
