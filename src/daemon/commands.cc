@@ -4,6 +4,9 @@
 
 #include "daemon/format.h"
 #include "drivers/af_packet/af_packet.h"
+#ifdef UPLINKD_WITH_XDP
+#include "drivers/af_xdp/af_xdp.h"
+#endif
 #include "drivers/tap/tap.h"
 
 namespace uplinkd {
@@ -13,6 +16,7 @@ namespace {
 // polls under load and sleeps when idle.
 constexpr RxMode kAfPacketDefaultMode = RxMode::kInterrupt;
 constexpr RxMode kTapDefaultMode = RxMode::kAdaptive;
+constexpr RxMode kAfXdpDefaultMode = RxMode::kAdaptive;
 
 Result<uint32_t> InterfaceArg(Engine& engine, CliArgs& args) {
   auto name = args.Word();
@@ -74,6 +78,37 @@ Status Register(CommandTable& t, Engine& e, const EnabledDrivers& enabled) {
         if (!index.ok()) return CliError(index.status());
         return CliReply{e.DeleteInterface(*index), {}, nullptr};
       }));
+
+#ifdef UPLINKD_WITH_XDP
+  UPLINKD_RETURN_IF_ERROR(t.Add(
+      "create interface af_xdp",
+      "create interface af_xdp host-if <ifname> [name <name>] [num-rx-queues <n>|all] "
+      "[rx-queue-size <n>] [tx-queue-size <n>] [mode auto|copy|zero-copy] [prog <file>] "
+      "[netns <ns>] [no-multi-buffer]",
+      [&e, enabled](CliArgs& args) {
+        if (!enabled.af_xdp) {
+          return CliError(Failure(ENOTSUP, "af_xdp_plugin.so is disabled in startup.conf "
+                                           "(plugins {{ plugin af_xdp_plugin.so {{ disable }} }})"));
+        }
+        AfXdpArgs a;
+        if (Status s = ParseAfXdpCreateArgs(args.Remaining(), &a); !s.ok()) return CliError(s);
+        std::string name = AfXdpInterfaceName(a);
+        if (e.NameInUse(name)) return CliError(Failure(EEXIST, "{} already exists", name));
+        auto driver = CreateAfXdpDriver(a, e.pool());
+        if (!driver.ok()) return CliError(driver.status());
+        auto index = e.AddInterface(name, std::move(driver).value(), kAfXdpDefaultMode);
+        if (!index.ok()) return CliError(index.status());
+        return Created(name, *index);
+      }));
+
+  UPLINKD_RETURN_IF_ERROR(t.Add(
+      "delete interface af_xdp", "delete interface af_xdp <interface>", [&e](CliArgs& args) {
+        auto index = InterfaceArg(e, args);
+        if (!index.ok()) return CliError(index.status());
+        if (Status s = args.Done(); !s.ok()) return CliError(s);
+        return CliReply{e.DeleteInterface(*index), {}, nullptr};
+      }));
+#endif
 
   UPLINKD_RETURN_IF_ERROR(t.Add(
       "create tap",

@@ -11,6 +11,7 @@ namespace uplinkd {
 // commands say so instead of creating anything).
 struct EnabledDrivers {
   bool af_packet = true;  // af_packet_plugin.so
+  bool af_xdp = true;     // af_xdp_plugin.so
 };
 
 // `engine` must outlive the table's use.

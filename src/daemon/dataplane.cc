@@ -94,6 +94,7 @@ int RunDataplane(const DataplaneOptions& options) {
   RegisterBuiltinCommands(table, UPLINKD_VERSION);
   EnabledDrivers enabled;
   enabled.af_packet = PluginEnabled(cfg, "af_packet_plugin.so");
+  enabled.af_xdp = PluginEnabled(cfg, "af_xdp_plugin.so");
   if (Status s = RegisterDataplaneCommands(table, **engine, enabled); !s.ok()) {
     std::fprintf(stderr, "uplinkd: %s\n", s.message().c_str());
     return 1;

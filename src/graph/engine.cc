@@ -21,6 +21,7 @@ NodeId InputNodeFor(const std::string& driver) {
   if (driver == "af_packet") return NodeId::kAfPacketInput;
   if (driver == "tap") return NodeId::kTapInput;
   if (driver == "mem") return NodeId::kMemInput;
+  if (driver == "af_xdp") return NodeId::kAfXdpInput;
   return NodeId::kDeviceInput;
 }
 

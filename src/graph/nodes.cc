@@ -6,6 +6,8 @@ const char* NodeName(NodeId node) {
   switch (node) {
     case NodeId::kAfPacketInput:
       return "af-packet-input";
+    case NodeId::kAfXdpInput:
+      return "af-xdp-input";
     case NodeId::kTapInput:
       return "tap-input";
     case NodeId::kMemInput:

@@ -9,6 +9,7 @@ namespace uplinkd {
 
 enum class NodeId : uint8_t {
   kAfPacketInput,
+  kAfXdpInput,
   kTapInput,
   kMemInput,
   kDeviceInput,  // any other driver

@@ -1,0 +1,66 @@
+#pragma once
+// af_xdp: the uplink reached through AF_XDP sockets (VPP's `create interface af_xdp`), through
+// libxdp (XSK rings, UMEM) and libbpf (our XDP program).
+//
+// - UMEM = the engine's BufferPool: its whole region is registered once per driver (unaligned
+//   chunk mode, since a pool slot is not a power of two), so a received frame is an engine
+//   buffer and a transmitted buffer goes on the wire from where it is: no copy either way. The
+//   offset rule is in af_xdp_internal.h (kRxDataOffset).
+// - One XSK socket per rx queue, sharing the UMEM (XDP_SHARED_UMEM), each with its own fill and
+//   completion rings; tx queue q is the TX ring of socket q. need_wakeup is used: the kernel is
+//   only kicked (sendto for tx, poll for rx) when it asks to be.
+// - Our XDP program (xsk_redirect.bpf.c, compiled at build time and embedded in the binary, so
+//   nothing is read from disk at run time) redirects each rx queue to its socket through an
+//   XSKMAP and passes everything else to the kernel. A user's object file (`prog FILE`) may
+//   replace it; it must have an XSKMAP named `xsks_map`. The program is attached natively (veth
+//   included) and falls back to generic (SKB) mode. Attachment is a BPF link where the kernel
+//   has them (>= 5.9): the kernel detaches it when the link's last fd closes, so the program is
+//   gone even after a crash. Older kernels use the netlink attach, detached by Close() only if the
+//   attached program is still ours.
+// - Sockets are bound zero-copy when the mode allows and the kernel driver offers it, copy
+//   otherwise (veth: copy only).
+// - Prerequisites are checked before anything is changed: the interface exists, the kernel is
+//   >= 5.4, no XDP program is attached (someone else's is never replaced: creation fails naming
+//   it), the pool's buffers are large and numerous enough.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "buffer/buffer_pool.h"
+#include "common/status.h"
+#include "drivers/driver.h"
+
+namespace uplinkd {
+
+struct AfXdpArgs {
+  std::string host_if;  // Linux interface (`host-if IF`)
+  std::string name;     // the engine's name for it (`name NAME`); empty: the host-if
+  uint16_t num_rx_queues = 1;  // 0 = all the interface has (`num-rx-queues all`)
+  uint32_t rx_queue_size = 1024, tx_queue_size = 1024;  // powers of two
+  enum class Mode { kAuto, kCopy, kZeroCopy } mode = Mode::kAuto;
+  std::string prog;  // the user's XDP object file (`prog FILE`), optional
+  bool multi_buffer = true;  // frames larger than a buffer as chains (xdp.frags + XDP_USE_SG)
+  std::string netns;  // `netns NS`: the interface lives in that namespace (name or path)
+};
+
+const char* AfXdpModeName(AfXdpArgs::Mode mode);
+
+// Parses the options of VPP's `create interface af_xdp ...` (everything after those three
+// words): host-if IF [name NAME] [num-rx-queues N|all] [rx-queue-size N] [tx-queue-size N]
+// [mode auto|copy|zero-copy] [prog FILE] [netns NS] [no-multi-buffer]
+// A bad word gives an error naming it. `args` is only written when the whole line parses.
+Status ParseAfXdpCreateArgs(const std::vector<std::string>& words, AfXdpArgs* args);
+
+// Cold, control thread. Checks the prerequisites, loads and attaches the XDP program, registers
+// `pool` as the UMEM and binds one socket per rx queue, in the network namespace of the calling
+// thread (or `args.netns`). Buffers come from `pool`, which must outlive the driver; the fill
+// rings hold rx_queue_size buffers per queue while the driver is open, and Close() gives every
+// buffer the kernel still holds back to the pool. On failure nothing is left attached or held.
+Result<std::unique_ptr<Driver>> CreateAfXdpDriver(const AfXdpArgs& args, BufferPool& pool);
+
+// The engine's name for the interface, VPP style: `name`, default the host-if.
+std::string AfXdpInterfaceName(const AfXdpArgs& args);
+
+}  // namespace uplinkd
