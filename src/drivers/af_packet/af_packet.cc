@@ -1,6 +1,7 @@
 // af_packet setup and teardown: ring sizing, sockets, fanout, promiscuous mode, Info().
 
 #include "drivers/af_packet/af_packet.h"
+#include "drivers/host_interface.h"
 
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -348,15 +349,6 @@ Result<uint16_t> JoinFanout(const std::vector<int>& fds, int ifindex, bool* igno
   return Failure(EINVAL, "PACKET_FANOUT refused");
 }
 
-Status InterfaceIoctl(int fd, const std::string& name, unsigned long request, ifreq* ifr) {
-  std::memset(ifr, 0, sizeof(*ifr));
-  std::memcpy(ifr->ifr_name, name.data(), std::min(name.size(), size_t{IFNAMSIZ - 1}));
-  if (ioctl(fd, request, ifr) < 0) {
-    if (errno == ENODEV) return Failure(ENODEV, "interface '{}' not found", name);
-    return ErrnoFailure("ioctl on interface '{}'", name);
-  }
-  return Status::Ok();
-}
 
 class AfPacketDriver final : public Driver {
  public:
@@ -514,20 +506,12 @@ Result<std::unique_ptr<Driver>> CreateAfPacketDriver(const AfPacketArgs& args, B
     ::close(ctl_fd);
     return s.WithContext(ctx);
   };
-  ifreq ifr;
-  Status s = InterfaceIoctl(ctl_fd, args.host_if, SIOCGIFINDEX, &ifr);
-  if (!s.ok()) return fail(s);
-  int ifindex = ifr.ifr_ifindex;
-  s = InterfaceIoctl(ctl_fd, args.host_if, SIOCGIFMTU, &ifr);
-  if (!s.ok()) return fail(s);
-  uint32_t mtu = static_cast<uint32_t>(ifr.ifr_mtu);
-  s = InterfaceIoctl(ctl_fd, args.host_if, SIOCGIFHWADDR, &ifr);
-  if (!s.ok()) return fail(s);
-  if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
-    return fail(Failure(ENOTSUP, "not an Ethernet interface (type {})", ifr.ifr_hwaddr.sa_family));
-  }
-  MacAddress mac{};
-  std::memcpy(mac.data(), ifr.ifr_hwaddr.sa_data, mac.size());
+  Result<HostInterfaceBasics> basics = QueryHostInterface(ctl_fd, args.host_if);
+  if (!basics.ok()) return fail(basics.status());
+  int ifindex = basics->ifindex;
+  uint32_t mtu = basics->mtu;
+  MacAddress mac = basics->mac;
+  Status s;
   if (args.hw_addr) mac = *args.hw_addr;
 
   Result<Plan> plan = PlanRings(args, mtu, static_cast<uint32_t>(sysconf(_SC_PAGESIZE)));

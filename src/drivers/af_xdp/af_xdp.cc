@@ -2,6 +2,7 @@
 // UMEM over the BufferPool, one XSK socket per queue, Info().
 
 #include "drivers/af_xdp/af_xdp.h"
+#include "drivers/host_interface.h"
 
 #include <fcntl.h>
 #include <linux/ethtool.h>
@@ -119,15 +120,6 @@ class NetnsGuard {
   int saved_fd_ = -1;
 };
 
-Status InterfaceIoctl(int fd, const std::string& name, unsigned long request, ifreq* ifr) {
-  std::memset(ifr, 0, sizeof(*ifr));
-  std::memcpy(ifr->ifr_name, name.data(), std::min(name.size(), size_t{IFNAMSIZ - 1}));
-  if (ioctl(fd, request, ifr) < 0) {
-    if (errno == ENODEV) return Failure(ENODEV, "interface '{}' not found", name);
-    return ErrnoFailure("ioctl on interface '{}'", name);
-  }
-  return Status::Ok();
-}
 
 // Rx queues the device has now (ethtool channels), or nullopt when it does not say.
 std::optional<uint32_t> DeviceRxQueues(int ctl_fd, const std::string& name) {
@@ -557,20 +549,12 @@ Result<std::unique_ptr<Driver>> CreateAfXdpDriver(const AfXdpArgs& args, BufferP
     if (ctl_fd >= 0) ::close(ctl_fd);
     return s.WithContext(ctx);
   };
-  ifreq ifr;
-  Status s = InterfaceIoctl(ctl_fd, args.host_if, SIOCGIFINDEX, &ifr);
-  if (!s.ok()) return fail(s);
-  int ifindex = ifr.ifr_ifindex;
-  s = InterfaceIoctl(ctl_fd, args.host_if, SIOCGIFMTU, &ifr);
-  if (!s.ok()) return fail(s);
-  uint32_t mtu = static_cast<uint32_t>(ifr.ifr_mtu);
-  s = InterfaceIoctl(ctl_fd, args.host_if, SIOCGIFHWADDR, &ifr);
-  if (!s.ok()) return fail(s);
-  if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
-    return fail(Failure(ENOTSUP, "not an Ethernet interface (type {})", ifr.ifr_hwaddr.sa_family));
-  }
-  MacAddress mac{};
-  std::memcpy(mac.data(), ifr.ifr_hwaddr.sa_data, mac.size());
+  Result<HostInterfaceBasics> basics = QueryHostInterface(ctl_fd, args.host_if);
+  if (!basics.ok()) return fail(basics.status());
+  int ifindex = basics->ifindex;
+  uint32_t mtu = basics->mtu;
+  MacAddress mac = basics->mac;
+  Status s;
 
   // Someone else's XDP program (Felix's, a user's) is never replaced.
   Result<std::optional<AttachedProg>> attached = QueryAttached(ifindex);
