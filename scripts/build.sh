@@ -16,7 +16,7 @@ case "$flavour" in
 esac
 cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
 if [ "$flavour" = fuzz ]; then
-  ninja -C "$dir" -j "$jobs" startup_conf_fuzz cli_fuzz
+  ninja -C "$dir" -j "$jobs" startup_conf_fuzz cli_fuzz gso_fuzz
 else
   ninja -C "$dir" -j "$jobs"
 fi

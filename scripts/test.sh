@@ -12,9 +12,9 @@ fi
 bash scripts/install-deps.sh
 export UPLINKD_REQUIRE_INTEGRATION=1  # a namespace test that cannot run fails, never skips
 
-echo "== fuzzing the parsers (${FUZZ_SECONDS:-30} s each)"
+echo "== fuzzing the parsers and the offload code (${FUZZ_SECONDS:-30} s each)"
 bash scripts/build.sh fuzz
-for target in startup_conf_fuzz cli_fuzz; do
+for target in startup_conf_fuzz cli_fuzz gso_fuzz; do
   corpus=$(mktemp -d)
   cp fuzz/corpus/$target/* "$corpus"/
   ./build-fuzz/fuzz/$target -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \

@@ -35,7 +35,8 @@ json StatsJson(const InterfaceStats& s) {
               {"drops", s.drops},               {"tx_errors", s.tx_errors},
               {"rx_no_buffer", s.rx_no_buffer}, {"rx_too_long", s.rx_too_long},
               {"rx_errors", s.rx_errors},       {"rx_miss", s.rx_miss},
-              {"tx_ring_full", s.tx_ring_full},
+              {"tx_ring_full", s.tx_ring_full}, {"tx_too_long", s.tx_too_long},
+              {"tx_offload", s.tx_offload},
               {"tx_kicks", s.tx_kicks}};
 }
 

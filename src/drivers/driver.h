@@ -30,6 +30,7 @@ struct QueueCounters {
   std::atomic<uint64_t> drops_no_buffer{0};   // rx: the pool was empty
   std::atomic<uint64_t> drops_too_long{0};    // rx: frame larger than a buffer chain may hold
   std::atomic<uint64_t> drops_ring_full{0};   // tx: no room in the ring/socket
+  std::atomic<uint64_t> drops_offload{0};     // tx: a GSO frame that could not be segmented
   std::atomic<uint64_t> errors{0};            // a syscall failed (rx or tx)
   std::atomic<uint64_t> kicks{0};             // tx: syscalls made to send
   std::atomic<uint64_t> drops_kernel{0};      // rx: dropped by the kernel before we saw them

@@ -40,7 +40,7 @@ struct InterfaceStats {
   uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0, drops = 0, tx_errors = 0;
   // Driver-side counters summed over queues.
   uint64_t rx_no_buffer = 0, rx_too_long = 0, rx_errors = 0, rx_miss = 0, tx_ring_full = 0,
-           tx_kicks = 0;
+           tx_too_long = 0, tx_offload = 0, tx_kicks = 0;
 
   InterfaceStats operator-(const InterfaceStats& o) const {
     InterfaceStats d;
@@ -55,6 +55,8 @@ struct InterfaceStats {
     d.rx_errors = rx_errors - o.rx_errors;
     d.rx_miss = rx_miss - o.rx_miss;
     d.tx_ring_full = tx_ring_full - o.tx_ring_full;
+    d.tx_too_long = tx_too_long - o.tx_too_long;
+    d.tx_offload = tx_offload - o.tx_offload;
     d.tx_kicks = tx_kicks - o.tx_kicks;
     return d;
   }

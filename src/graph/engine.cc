@@ -339,6 +339,8 @@ InterfaceStats Engine::SumStats(const Interface& iface) const {
     for (const auto& port : iface.tx_ports) {
       const QueueCounters& qc = port->queue->counters;
       s.tx_ring_full += Read(qc.drops_ring_full);
+      s.tx_too_long += Read(qc.drops_too_long);
+      s.tx_offload += Read(qc.drops_offload);
       s.tx_kicks += Read(qc.kicks);
     }
   }
@@ -478,6 +480,10 @@ std::vector<ErrorView> Engine::Errors() const {
     if (s.rx_errors) out.push_back({s.rx_errors, node, "rx error", "error"});
     std::string tx = fmt::format("{}-tx", iface->name);
     if (s.tx_ring_full) out.push_back({s.tx_ring_full, tx, "tx ring full", "error"});
+    if (s.tx_too_long) out.push_back({s.tx_too_long, tx, "frame too long", "error"});
+    if (s.tx_offload) {
+      out.push_back({s.tx_offload, tx, "GSO frame could not be segmented", "error"});
+    }
   }
   return out;
 }

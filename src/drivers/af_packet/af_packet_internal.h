@@ -141,20 +141,5 @@ class alignas(64) AfPacketTxQueue final : public TxQueue {
   MappedSocket socket_;
 };
 
-// Checksum helpers (rx.cc). The Internet checksum is completed the way the kernel's
-// skb_checksum_help does it: sum from csum_start to the end (the field holds the pseudo-header
-// sum), fold, complement, store at csum_start + csum_offset (0 becomes 0xffff).
-// Finds where the TCP/UDP checksum of an Ethernet frame starts (csum_start) and sits
-// (csum_offset); false when the frame is not unfragmented IPv4/IPv6 TCP or UDP.
-bool FindL4Checksum(const uint8_t* frame, uint32_t len, uint32_t* csum_start,
-                    uint32_t* csum_offset) noexcept;
-// Completes a partial checksum in contiguous memory.
-void CompleteChecksum(uint8_t* frame, uint32_t len, uint32_t csum_start,
-                      uint32_t csum_offset) noexcept;
-// Completes the partial checksum of a buffer chain described by its offload fields (tx.cc).
-void CompleteChainChecksum(BufferPool& pool, Buffer* head) noexcept;
-// Ones-complement sum of big-endian 16-bit words (odd tail padded with zero), not folded.
-uint64_t SumWords(const uint8_t* p, size_t len) noexcept;
-uint16_t FoldSum(uint64_t sum) noexcept;
 
 }  // namespace uplinkd::af_packet

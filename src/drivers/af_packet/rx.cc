@@ -10,13 +10,13 @@
 #include <cstring>
 
 #include "drivers/af_packet/af_packet_internal.h"
+#include "offload/checksum.h"
 
 namespace uplinkd::af_packet {
 namespace {
 
 inline uint32_t LoadAcquire(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 inline void StoreRelease(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-inline uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
 // Where the sockaddr_ll the kernel writes behind each frame header sits.
 inline const sockaddr_ll* SllOf(const uint8_t* hdr, size_t hdr_size) {
@@ -55,65 +55,6 @@ void ScatterPieces(const Piece* pieces, int npieces, Buffer** segs, uint32_t dat
 }
 
 }  // namespace
-
-uint64_t SumWords(const uint8_t* p, size_t len) noexcept {
-  uint64_t sum = 0;
-  size_t i = 0;
-  for (; i + 1 < len; i += 2) sum += Be16(p + i);
-  if (i < len) sum += static_cast<uint64_t>(p[i]) << 8;
-  return sum;
-}
-
-uint16_t FoldSum(uint64_t sum) noexcept {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
-}
-
-bool FindL4Checksum(const uint8_t* frame, uint32_t len, uint32_t* csum_start,
-                    uint32_t* csum_offset) noexcept {
-  if (len < ETH_HLEN) return false;
-  uint32_t l3 = ETH_HLEN;
-  uint16_t type = Be16(frame + 12);
-  for (int i = 0; i < 2 && (type == ETH_P_8021Q || type == ETH_P_8021AD); ++i) {
-    if (len < l3 + 4) return false;
-    type = Be16(frame + l3 + 2);
-    l3 += 4;
-  }
-  uint32_t l4 = 0;
-  uint8_t proto = 0;
-  if (type == ETH_P_IP) {
-    if (len < l3 + 20) return false;
-    if ((Be16(frame + l3 + 6) & 0x3fff) != 0) return false;  // a fragment: no L4 header here
-    l4 = l3 + (frame[l3] & 0x0f) * 4u;
-    proto = frame[l3 + 9];
-  } else if (type == ETH_P_IPV6) {
-    if (len < l3 + 40) return false;
-    proto = frame[l3 + 6];
-    l4 = l3 + 40;
-    // Hop-by-hop, routing and destination options may precede TCP/UDP; bounded walk.
-    for (int i = 0; i < 4 && (proto == 0 || proto == 43 || proto == 60); ++i) {
-      if (len < l4 + 8) return false;
-      proto = frame[l4];
-      l4 += (frame[l4 + 1] + 1u) * 8;
-    }
-  } else {
-    return false;
-  }
-  uint32_t offset = proto == IPPROTO_TCP ? 16 : proto == IPPROTO_UDP ? 6 : 0;
-  if (offset == 0 || l4 + offset + 2 > len) return false;
-  *csum_start = l4;
-  *csum_offset = offset;
-  return true;
-}
-
-void CompleteChecksum(uint8_t* frame, uint32_t len, uint32_t csum_start,
-                      uint32_t csum_offset) noexcept {
-  if (csum_start + csum_offset + 2 > len) return;
-  uint16_t folded = static_cast<uint16_t>(~FoldSum(SumWords(frame + csum_start, len - csum_start)));
-  if (folded == 0) folded = 0xffff;
-  frame[csum_start + csum_offset] = static_cast<uint8_t>(folded >> 8);
-  frame[csum_start + csum_offset + 1] = static_cast<uint8_t>(folded);
-}
 
 AfPacketRxQueue::AfPacketRxQueue(MappedSocket socket, const RingLayout& layout, bool v3,
                                  bool vnet_hdr, BufferPool& pool)
@@ -181,7 +122,9 @@ Buffer* AfPacketRxQueue::TakeFrame(BufferCache& cache, uint8_t* mac, uint32_t sn
       // A local sender left the checksum to "hardware" and nobody downstream of us will do it:
       // finish it here, in the ring frame we own until it is released.
       uint32_t start = 0, offset = 0;
-      if (FindL4Checksum(mac, len, &start, &offset)) CompleteChecksum(mac, len, start, offset);
+      if (offload::FindL4Checksum(mac, len, &start, &offset)) {
+        offload::CompleteChecksum(mac, len, start, offset);
+      }
     }
     if (status & TP_STATUS_CSUM_VALID) flags |= Buffer::kOffloadDataValid;
   }

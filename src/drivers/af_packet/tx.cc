@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "drivers/af_packet/af_packet_internal.h"
+#include "offload/checksum.h"
 
 namespace uplinkd::af_packet {
 namespace {
@@ -44,50 +45,7 @@ inline void FillVnetHdr(const Buffer* b, VirtioNetHdr* vh) {
   vh->csum_offset = htole16(b->csum_offset);
 }
 
-// Byte `pos` of a chain, or nullptr past its end.
-inline uint8_t* ChainByte(BufferPool& pool, Buffer* b, uint32_t pos) {
-  for (uint32_t i = 0; i < kMaxChainSegments; ++i) {
-    if (pos < b->length) return b->data() + pos;
-    pos -= b->length;
-    if (!b->has_next()) return nullptr;
-    b = pool.FromIndex(b->next);
-  }
-  return nullptr;
-}
-
 }  // namespace
-
-void CompleteChainChecksum(BufferPool& pool, Buffer* head) noexcept {
-  const uint32_t start = head->csum_start;
-  uint64_t sum = 0;
-  uint32_t pos = 0;  // chain offset of the current segment
-  Buffer* b = head;
-  for (uint32_t i = 0; i < kMaxChainSegments; ++i) {
-    uint32_t end = pos + b->length;
-    if (end > start) {
-      uint32_t from = pos > start ? pos : start;
-      uint64_t part = SumWords(b->data() + (from - pos), end - from);
-      // A piece starting at an odd distance from csum_start has its bytes swapped in the sum.
-      if ((from - start) & 1) {
-        uint16_t f = FoldSum(part);
-        part = static_cast<uint16_t>(f << 8 | f >> 8);
-      }
-      sum += part;
-    }
-    pos = end;
-    if (!b->has_next()) break;
-    b = pool.FromIndex(b->next);
-  }
-  uint8_t* hi = ChainByte(pool, head, start + head->csum_offset);
-  uint8_t* lo = ChainByte(pool, head, start + head->csum_offset + 1);
-  if (hi == nullptr || lo == nullptr) return;
-  // The field held the pseudo-header sum and was part of the sum above, as the kernel expects.
-  uint16_t folded = static_cast<uint16_t>(~FoldSum(sum));
-  if (folded == 0) folded = 0xffff;
-  *hi = static_cast<uint8_t>(folded >> 8);
-  *lo = static_cast<uint8_t>(folded);
-  head->offload_flags &= static_cast<uint8_t>(~Buffer::kOffloadNeedsCsum);
-}
 
 AfPacketTxQueue::AfPacketTxQueue(MappedSocket ring_socket, int plain_fd, const RingLayout& layout,
                                  bool vnet_hdr, uint32_t max_plain_frame, uint32_t max_gso_frame)
@@ -170,7 +128,7 @@ uint16_t AfPacketTxQueue::Transmit(BufferCache& cache, Buffer* const* pkts, uint
     }
     if (!vnet_hdr_ && (b->offload_flags & Buffer::kOffloadNeedsCsum)) {
       // Nobody after us would fill it in: the frame must leave with a valid checksum.
-      CompleteChainChecksum(pool, b);
+      offload::CompleteChainChecksum(pool, b);
     }
     uint32_t need = len + (vnet_hdr_ ? kVnetHdrSize : 0);
     if (need > frame_capacity_) {

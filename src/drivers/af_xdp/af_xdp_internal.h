@@ -128,6 +128,7 @@ class alignas(64) AfXdpTxQueue final : public TxQueue {
  private:
   // Takes what the completion ring returned back into `cache`.
   void Complete(BufferCache& cache) noexcept;
+  bool Enqueue(Buffer* b, uint32_t* submitted) noexcept;
   void Kick() noexcept;
 
   xsk_ring_prod tx_{};

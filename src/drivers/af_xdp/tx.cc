@@ -1,4 +1,5 @@
-// af_xdp transmit path: reclaims completed buffers, then puts each packet's own buffers on the
+// af_xdp transmit path: reclaims completed buffers, completes partial checksums and segments GSO
+// super-frames (nothing below us does), then puts each packet's own buffers on the
 // TX ring (no copy: they are UMEM already) and kicks the kernel only when it asks (need_wakeup).
 // Hot path: no allocation, logging, locks or exceptions.
 
@@ -8,6 +9,8 @@
 #include <cerrno>
 
 #include "drivers/af_xdp/af_xdp_internal.h"
+#include "offload/checksum.h"
+#include "offload/gso.h"
 
 namespace uplinkd::af_xdp {
 namespace {
@@ -68,6 +71,35 @@ void AfXdpTxQueue::Kick() noexcept {
   }
 }
 
+// Puts one frame (a chain when multi-buffer) on the TX ring; false when it cannot go (the caller
+// drops it, counted here).
+bool AfXdpTxQueue::Enqueue(Buffer* b, uint32_t* submitted) noexcept {
+  uint32_t nseg = 1;
+  for (const Buffer* s = b; s->has_next() && nseg <= kMaxSegments; ++nseg) {
+    s = pool_.FromIndex(s->next);
+  }
+  if (nseg > 1 && (!multi_buffer_ || nseg > kMaxSegments)) {
+    counters.Add(counters.drops_too_long, 1);
+    return false;
+  }
+  uint32_t first = 0;
+  if (xsk_ring_prod__reserve(&tx_, nseg, &first) != nseg) {
+    counters.Add(counters.drops_ring_full, 1);
+    return false;
+  }
+  Buffer* s = b;
+  for (uint32_t j = 0; j < nseg; ++j) {
+    xdp_desc* d = xsk_ring_prod__tx_desc(&tx_, first + j);
+    d->addr = static_cast<uint64_t>(s->data() - base_);
+    d->len = s->length;
+    d->options = j + 1 < nseg ? XDP_PKT_CONTD : 0;
+    owned_.Take(s->index);
+    if (j + 1 < nseg) s = pool_.FromIndex(s->next);
+  }
+  *submitted += nseg;
+  return true;
+}
+
 uint16_t AfXdpTxQueue::Transmit(BufferCache& cache, Buffer* const* pkts, uint16_t n) noexcept {
   if (fd_ < 0) {  // closed
     counters.Add(counters.errors, n);
@@ -88,32 +120,33 @@ uint16_t AfXdpTxQueue::Transmit(BufferCache& cache, Buffer* const* pkts, uint16_
   };
   for (uint16_t i = 0; i < n; ++i) {
     Buffer* b = pkts[i];
-    uint32_t nseg = 1;
-    for (const Buffer* s = b; s->has_next() && nseg <= kMaxSegments; ++nseg) {
-      s = pool_.FromIndex(s->next);
-    }
-    if (nseg > 1 && (!multi_buffer_ || nseg > kMaxSegments)) {
-      counters.Add(counters.drops_too_long, 1);
+    // No device below us finishes offloads: a partial checksum is completed here, and a GSO
+    // super-frame (the host tap's TCP) leaves as MSS-sized frames, as VPP's gso node does.
+    if (b->gso_type != offload::kGsoNone) {
+      Buffer* segs[offload::kMaxGsoSegments];
+      uint32_t nseg = offload::SegmentTcp(cache, b, segs, offload::kMaxGsoSegments);
       drop_one(b);
+      if (nseg == 0) {
+        counters.Add(counters.drops_offload, 1);
+        continue;
+      }
+      bool all = true;
+      for (uint32_t k = 0; k < nseg; ++k) {
+        if (!Enqueue(segs[k], &submitted)) {
+          all = false;
+          drop_one(segs[k]);
+        }
+      }
+      // The engine counts the super-frame as one packet: sent when all its segments were.
+      if (all) ++queued;
       continue;
     }
-    uint32_t first = 0;
-    if (xsk_ring_prod__reserve(&tx_, nseg, &first) != nseg) {
-      counters.Add(counters.drops_ring_full, 1);
+    if (b->offload_flags & Buffer::kOffloadNeedsCsum) offload::CompleteChainChecksum(pool_, b);
+    if (Enqueue(b, &submitted)) {
+      ++queued;
+    } else {
       drop_one(b);
-      continue;
     }
-    Buffer* s = b;
-    for (uint32_t j = 0; j < nseg; ++j) {
-      xdp_desc* d = xsk_ring_prod__tx_desc(&tx_, first + j);
-      d->addr = static_cast<uint64_t>(s->data() - base_);
-      d->len = s->length;
-      d->options = j + 1 < nseg ? XDP_PKT_CONTD : 0;
-      owned_.Take(s->index);
-      if (j + 1 < nseg) s = pool_.FromIndex(s->next);
-    }
-    submitted += nseg;
-    ++queued;
   }
   if (ndrop > 0) cache.Free(drop, ndrop);
   if (submitted > 0) {
