@@ -15,10 +15,17 @@ std::vector<DriverSupport> CheckDrivers(const UplinkFacts& uplink) {
   table.push_back({"avf", false,
                    is_avf ? "the native AVF driver is not part of this build yet"
                           : fmt::format("kernel driver is '{}', not iavf", uplink.kernel_driver)});
-  table.push_back({"af_xdp", false,
-                   "the af_xdp driver exists (create interface af_xdp), but the manager does not "
-                   "use it yet: the host tap's partial checksums and GSO frames need software "
-                   "completion first"});
+  if (!uplink.af_xdp_blocker.empty()) {
+    table.push_back({"af_xdp", false, uplink.af_xdp_blocker});
+  } else if (uplink.af_xdp_multi_buffer || uplink.mtu <= kAfXdpMtuCap) {
+    table.push_back({"af_xdp", true,
+                     fmt::format("AF_XDP sockets on {}{}", uplink.name,
+                                 uplink.mtu > kAfXdpMtuCap ? ", jumbo frames as multi-buffer" : "")});
+  } else {
+    table.push_back({"af_xdp", true,
+                     fmt::format("AF_XDP sockets on {}; MTU {} lowered to {} for the run (no "
+                                 "multi-buffer)", uplink.name, uplink.mtu, kAfXdpMtuCap)});
+  }
   table.push_back({"dpdk", false, "the dpdk driver is not part of this build yet"});
   table.push_back({"af_packet", true, "works on any interface"});
   table.push_back({"none", false,

@@ -3,6 +3,7 @@
 // why (the `uplinkd manager --check` table); auto selection tries the supported ones, most
 // performant first, falling back to the next when one fails to start.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,22 @@ struct UplinkFacts {         // what the snapshot says about the uplink
   std::string kernel_driver;  // ethtool drvinfo: "veth", "virtio_net", "iavf", ...
   std::string pci_id;         // "" when not a PCI device
   uint32_t mtu = 1500;
+  // af_xdp: what stops it here ("" = nothing): built without it, a kernel older than 5.4, or
+  // someone else's XDP program attached to the uplink (never replaced).
+  std::string af_xdp_blocker;
+  bool af_xdp_multi_buffer = false;  // jumbo frames as multi-buffer (else the MTU is capped)
 };
+
+// af_xdp without multi-buffer caps the uplink's MTU for the run (as the Calico/VPP guide
+// does); it is restored afterwards.
+inline constexpr uint32_t kAfXdpMtuCap = 3072;
+// The MTU the uplink runs with under af_xdp: its own with multi-buffer, else capped at
+// kAfXdpMtuCap and at what one buffer holds (`buffer_mtu`, from the buffers' data-size).
+inline uint32_t AfXdpRunMtu(uint32_t mtu, bool multi_buffer, uint32_t buffer_mtu = UINT32_MAX) {
+  if (multi_buffer) return mtu;
+  uint32_t cap = buffer_mtu < kAfXdpMtuCap ? buffer_mtu : kAfXdpMtuCap;
+  return mtu <= cap ? mtu : cap;
+}
 
 struct DriverSupport {
   std::string driver;     // af_packet, af_xdp, dpdk, virtio, avf, none

@@ -18,6 +18,8 @@
 
 #include "cli/client.h"
 #include "common/log.h"
+#include "buffer/buffer.h"
+#include "linux/ethtool_ioctl.h"
 #include "linux/netlink_socket.h"
 #include "linux/netns.h"
 #include "linux/snapshot.h"
@@ -25,6 +27,10 @@
 #include "manager/driver_choice.h"
 #include "manager/env_config.h"
 #include "manager/render.h"
+
+#ifdef UPLINKD_WITH_XDP
+#include "drivers/af_xdp/af_xdp.h"
+#endif
 
 namespace uplinkd {
 namespace {
@@ -111,7 +117,10 @@ class Manager {
   Status RestoreFromStateFile();
   Status Restore(const State& state);
   Status SaveState();
+  UplinkFacts Facts(const LinkSnapshot& snap) const;
   Status Takeover(const DriverSupport& driver);
+  Status PreconfigureAfXdp(uint32_t buffer_data_size);
+  void DetachLeftoverXdp(int ifindex);
   Status StartDataplane(const std::string& netns, const Rendered& rendered);
   Status ConfigureDataplane(const DriverSupport& driver, const Rendered& rendered);
   void StopDataplane();
@@ -124,6 +133,11 @@ class Manager {
   int own_netns_fd_ = -1;
   State state_;
   pid_t child_ = -1;
+  // af_xdp: frames larger than a buffer as multi-buffer (else the MTU is capped), and what
+  // pre-configuration settled on.
+  bool af_xdp_multi_buffer_ = false;
+  uint32_t run_mtu_ = 0;          // the uplink's MTU during the run (0 = unchanged)
+  uint32_t af_xdp_queues_ = 1;    // rx queues (AF_XDP sockets)
 };
 
 Status Manager::Open() {
@@ -211,6 +225,7 @@ Status Manager::Restore(const State& state) {
     }
     idx = by_index->ifindex;
   }
+  if (state.driver == "af_xdp") DetachLeftoverXdp(*idx);
   UPLINKD_RETURN_IF_ERROR(RestoreLink(*nl_, *idx, snap));
   if (!state.dataplane_netns.empty() && NamedNetnsExists(state.dataplane_netns)) {
     UPLINKD_RETURN_IF_ERROR(DeleteNamedNetns(state.dataplane_netns));
@@ -281,12 +296,21 @@ Status Manager::ConfigureDataplane(const DriverSupport& driver, const Rendered& 
     if (uplink.rx_queue_size) create += fmt::format(" rx-size {}", uplink.rx_queue_size);
     if (uplink.tx_queue_size) create += fmt::format(" tx-size {}", uplink.tx_queue_size);
     commands.push_back(create);
+  } else if (driver.driver == "af_xdp") {
+    uplink_if = snap.name;  // af_xdp interfaces are named after their host-if
+    std::string create = fmt::format("create interface af_xdp host-if {} num-rx-queues {}",
+                                     snap.name, af_xdp_queues_);
+    if (uplink.rx_queue_size) create += fmt::format(" rx-queue-size {}", uplink.rx_queue_size);
+    if (uplink.tx_queue_size) create += fmt::format(" tx-queue-size {}", uplink.tx_queue_size);
+    if (!af_xdp_multi_buffer_) create += " no-multi-buffer";
+    commands.push_back(create);
   } else {
     return Failure(ENOTSUP, "driver {}: {}", driver.driver, driver.reason);
   }
   RxMode mode = uplink.rx_mode.value_or(driver.driver == "af_packet" ? RxMode::kInterrupt
                                                                      : RxMode::kAdaptive);
   uint32_t mtu = uplink.mtu.value_or(snap.mtu);
+  if (run_mtu_ != 0) mtu = std::min(mtu, run_mtu_);  // the host must not send what cannot pass
   commands.push_back(fmt::format(
       "create tap id 0 host-if-name {} host-ns /proc/{}/ns/net host-mac-addr {} host-mtu-size {}",
       snap.name, getpid(), FormatMac(snap.mac), mtu));
@@ -306,6 +330,106 @@ Status Manager::ConfigureDataplane(const DriverSupport& driver, const Rendered& 
   return Status::Ok();
 }
 
+UplinkFacts Manager::Facts(const LinkSnapshot& snap) const {
+  UplinkFacts f;
+  f.name = snap.name;
+  f.kernel_driver = snap.driver;
+  f.pci_id = snap.pci_id;
+  f.mtu = snap.mtu;
+#ifdef UPLINKD_WITH_XDP
+  if (Status k = CheckAfXdpKernel(); !k.ok()) {
+    f.af_xdp_blocker = k.message();
+  } else if (auto attached = QueryAttachedXdp(snap.ifindex); !attached.ok()) {
+    f.af_xdp_blocker = attached.status().message();
+  } else if (attached->has_value()) {
+    f.af_xdp_blocker = ForeignXdpFailure(**attached).message();
+  }
+  f.af_xdp_multi_buffer = options_.af_xdp_multi_buffer && KernelHasAfXdpMultiBuffer();
+#else
+  f.af_xdp_blocker = "this build has no af_xdp driver (UPLINKD_WITH_XDP=OFF)";
+#endif
+  return f;
+}
+
+// Before the uplink is parked (the settings travel with it): promiscuous mode (the tap's MAC is
+// the uplink's, but multicast and the addresses of pods behind us are not), the MTU cap where
+// jumbo frames cannot be multi-buffer, and the rx channel count CALICOVPP_RX_QUEUES asks for.
+// Restore puts all three back from the snapshot.
+Status Manager::PreconfigureAfXdp(uint32_t buffer_data_size) {
+  const LinkSnapshot& snap = state_.snapshot;
+  const UplinkSpec& uplink = config_.uplinks[0];
+  state_.phase = "preconfig";
+  UPLINKD_RETURN_IF_ERROR(SaveState());
+  UPLINKD_RETURN_IF_ERROR(nl_->SetLinkPromisc(snap.ifindex, true).WithContext("promisc on"));
+#ifdef UPLINKD_WITH_XDP
+  uint32_t buffer_mtu = AfXdpSingleBufferMtu(buffer_data_size);
+#else
+  uint32_t buffer_mtu = buffer_data_size;
+#endif
+  run_mtu_ = AfXdpRunMtu(snap.mtu, af_xdp_multi_buffer_, buffer_mtu);
+  if (run_mtu_ != snap.mtu) {
+    log_->warn("{}: MTU {} lowered to {} for the run (restored at exit): no multi-buffer AF_XDP "
+               "here, and frames must fit one buffer ({}: data-size {}{})",
+               snap.name, snap.mtu, run_mtu_, run_mtu_ == kAfXdpMtuCap ? "cap" : "limit",
+               buffer_data_size,
+               run_mtu_ < kAfXdpMtuCap ? "; buffers { default data-size 3264 } allows 3072" : "");
+    UPLINKD_RETURN_IF_ERROR(nl_->SetLinkMtu(snap.ifindex, run_mtu_).WithContext("lowering MTU"));
+  }
+  af_xdp_queues_ = uplink.num_rx_queues ? uplink.num_rx_queues : 1;
+  // Rx queues in use now: the channel count (IFLA_NUM_RX_QUEUES is the most there can be).
+  uint32_t have = snap.num_rx_queues ? snap.num_rx_queues : 1;
+  if (snap.channels) {
+    uint32_t now = snap.channels->max_combined > 0 ? snap.channels->combined : snap.channels->rx;
+    if (now > 0) have = now;
+  }
+  if (af_xdp_queues_ != have) {
+    Status set = Failure(EOPNOTSUPP, "the driver has no ethtool channels");
+    if (snap.channels) {
+      Channels want = *snap.channels;
+      if (want.max_combined > 0) {
+        want.combined = af_xdp_queues_;
+      } else {
+        want.rx = af_xdp_queues_;
+      }
+      auto ethtool = Ethtool::Open();
+      set = ethtool.ok() ? (*ethtool)->SetChannels(snap.name, want) : ethtool.status();
+    }
+    if (set.ok()) {
+      log_->info("{}: {} rx channels for {} AF_XDP sockets (was {})", snap.name, af_xdp_queues_,
+                 af_xdp_queues_, have);
+    } else {
+      log_->warn("{}: cannot set {} rx channels ({}); using the current {}", snap.name,
+                 af_xdp_queues_, set.message(), have);
+      af_xdp_queues_ = std::min(af_xdp_queues_, have);
+    }
+  }
+  return Status::Ok();
+}
+
+// A dataplane that died leaves no XDP program where it attached through a BPF link (the kernel
+// drops it with the last fd); one attached through netlink (kernels < 5.9) stays: remove it, but
+// only if it is uplinkd's.
+void Manager::DetachLeftoverXdp(int ifindex) {
+#ifdef UPLINKD_WITH_XDP
+  auto attached = QueryAttachedXdp(ifindex);
+  if (!attached.ok() || !attached->has_value()) return;
+  if (!IsUplinkdXdpProgram(**attached)) {
+    log_->warn("{}: XDP program '{}' (id {}) is not uplinkd's: left attached",
+               state_.snapshot.name, (*attached)->name, (*attached)->id);
+    return;
+  }
+  Status s = DetachXdpProgram(ifindex, **attached);
+  if (s.ok()) {
+    log_->info("{}: detached uplinkd's XDP program (id {}) left by the dataplane",
+               state_.snapshot.name, (*attached)->id);
+  } else {
+    log_->error("{}: {}", state_.snapshot.name, s.message());
+  }
+#else
+  (void)ifindex;
+#endif
+}
+
 Status Manager::Takeover(const DriverSupport& driver) {
   Clock::time_point start = Clock::now();
   const LinkSnapshot& snap = state_.snapshot;
@@ -318,6 +442,16 @@ Status Manager::Takeover(const DriverSupport& driver) {
   auto rendered = RenderConfig(config_, inputs);
   if (!rendered.ok()) return rendered.status();
   for (const std::string& w : rendered->warnings) log_->warn("{}", w);
+  run_mtu_ = 0;
+  if (driver.driver == "af_xdp") {
+    // AF_XDP needs UMEM chunks of 2048 bytes at least: a buffer's headroom plus its data.
+    uint32_t data_size = rendered->config.buffers.default_data_size;
+    if (data_size + kBufferHeadroom < 2048) {
+      return Failure(EINVAL, "af_xdp needs buffers {{ default data-size {} }} or more, the "
+                     "template has {}", 2048 - kBufferHeadroom, data_size);
+    }
+    UPLINKD_RETURN_IF_ERROR(PreconfigureAfXdp(data_size));
+  }
 
   if (!netns.empty()) {
     if (NamedNetnsExists(netns)) UPLINKD_RETURN_IF_ERROR(DeleteNamedNetns(netns));
@@ -448,7 +582,9 @@ int Manager::Run() {
     log_->error("{}", s.message());
     return 2;
   }
-  UplinkFacts facts{snap->name, snap->driver, snap->pci_id, snap->mtu};
+  af_xdp_multi_buffer_ = options_.af_xdp_multi_buffer;
+  UplinkFacts facts = Facts(*snap);
+  af_xdp_multi_buffer_ = facts.af_xdp_multi_buffer;
   std::vector<DriverSupport> table = CheckDrivers(facts);
   if (options_.check_only) {
     std::printf("uplink %s: driver %s, pci %s, mtu %u, %u rx / %u tx queues, %zu addresses, %zu routes\n",
@@ -473,7 +609,8 @@ int Manager::Run() {
     return 1;
   }
   for (const DriverSupport& candidate : Candidates(table, uplink.driver)) {
-    if (candidate.driver != "af_packet" && candidate.driver != "none") {
+    if (candidate.driver != "af_packet" && candidate.driver != "af_xdp" &&
+        candidate.driver != "none") {
       // Refused before anything changes: there is no code in this build to run it.
       log_->error("driver {} cannot be used: {}", candidate.driver, candidate.reason);
       continue;
@@ -506,6 +643,7 @@ ManagerOptions DefaultManagerOptions(const std::map<std::string, std::string>& e
   o.state_file = Get(env, "UPLINKD_STATE_FILE", "");  // "" = the configuration's (Calico's knobs)
   o.run_dir = Get(env, "UPLINKD_RUN_DIR", "/run/uplinkd");
   o.dataplane_netns = Get(env, "UPLINKD_DATAPLANE_NETNS", "");
+  o.af_xdp_multi_buffer = Get(env, "UPLINKD_AF_XDP_MULTI_BUFFER", "1") != "0";
   char exe[4096] = {0};
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   o.self_exe = n > 0 ? std::string(exe, n) : "uplinkd";

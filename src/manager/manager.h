@@ -15,11 +15,15 @@ struct ManagerOptions {
   std::string run_dir;         // rendered startup.conf, exec file, CLI socket
   std::string dataplane_netns; // named netns where the uplink is parked; "" = uplinkd-<ifname>
   std::string self_exe;        // the uplinkd binary to run as `uplinkd dataplane`
+  // af_xdp: jumbo frames as multi-buffer where the kernel has it (>= 6.6). Off for interfaces
+  // whose kernel driver lacks multi-buffer XDP: the MTU is then capped at 3072 for the run.
+  bool af_xdp_multi_buffer = true;
 };
 
 // Defaults from the environment: UPLINKD_STATE_FILE (else CALICOVPP_IF_CONFIG_PATH's, else
 // /run/uplinkd/uplink-state.json),
-// UPLINKD_RUN_DIR (/run/uplinkd), UPLINKD_DATAPLANE_NETNS, and /proc/self/exe.
+// UPLINKD_RUN_DIR (/run/uplinkd), UPLINKD_DATAPLANE_NETNS, UPLINKD_AF_XDP_MULTI_BUFFER (1; 0 =
+// off), and /proc/self/exe.
 ManagerOptions DefaultManagerOptions(const std::map<std::string, std::string>& env);
 
 // Returns the process exit code: 0 after a requested stop (SIGTERM/SIGINT) with Linux restored,

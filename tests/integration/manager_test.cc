@@ -3,6 +3,8 @@
 //
 //   node ns [eth0 198.18.40.2/24, 2001:db8:40::2/64; default routes + a static route]
 //     ==veth== [peer0 198.18.40.1, 2001:db8:40::1; lo 198.19.1.1, 198.19.2.1] peer ns
+// The veth has 4 queues, 1 in use (ethtool channels), like a multi-queue NIC set to one.
+// Each lifecycle case runs with af_packet and with af_xdp.
 #include <signal.h>
 
 #include <algorithm>
@@ -15,6 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/rig/rig.h"
+#ifdef UPLINKD_TEST_AF_XDP
+#include "tests/common/xdp_pass.h"
+#endif
 
 namespace uplinkd::rig {
 namespace {
@@ -45,6 +50,8 @@ json NodeState(Netns& node) {
     return j.is_discarded() ? json() : j;
   };
   json link = run({"ip", "-j", "-d", "link", "show", "dev", "eth0"});
+  CommandResult channels = node.Exec({"ethtool", "-l", "eth0"});
+  EXPECT_TRUE(channels.ok()) << channels.output;
   json addr = run({"ip", "-j", "addr", "show", "dev", "eth0"});
   for (auto& l : addr) {
     for (auto& a : l["addr_info"]) {
@@ -60,7 +67,7 @@ json NodeState(Netns& node) {
   std::vector<std::string> sorted;
   for (auto& r : routes) sorted.push_back(r.dump());
   std::sort(sorted.begin(), sorted.end());
-  return json{{"link", link}, {"addr", addr}, {"routes", sorted}};
+  return json{{"link", link}, {"addr", addr}, {"routes", sorted}, {"channels", channels.output}};
 }
 
 class ManagerTest : public testing::Test {
@@ -75,7 +82,9 @@ class ManagerTest : public testing::Test {
     VethOptions veth;
     veth.name_a = "eth0";
     veth.name_b = "peer0";
+    veth.queues = 4;
     ASSERT_TRUE(CreateVeth(*node_, *peer_, veth).ok());
+    ASSERT_TRUE(node_->ExecOrFail({"ethtool", "-L", "eth0", "rx", "1", "tx", "1"}));
     ASSERT_TRUE(node_->AddAddress("eth0", "198.18.40.2/24"));
     ASSERT_TRUE(node_->AddAddress("eth0", "2001:db8:40::2/64"));
     ASSERT_TRUE(peer_->AddAddress("peer0", "198.18.40.1/24"));
@@ -91,15 +100,15 @@ class ManagerTest : public testing::Test {
     netns_name_ = UniqueName("mdp");
   }
 
-  std::vector<std::string> Env(const std::string& driver) {
+  std::vector<std::string> Env(const std::string& driver, const std::string& extra_conf = "") {
     std::vector<std::string> env = {
         "CALICOVPP_INTERFACE=eth0",
         "UPLINKD_STATE_FILE=" + dir_->Path("state.json"),
         "UPLINKD_RUN_DIR=" + dir_->path(),
         "UPLINKD_DATAPLANE_NETNS=" + netns_name_,
         "CALICOVPP_CONFIG_TEMPLATE=" +
-            fmt::format("unix {{ nodaemon cli-listen {} }}\nbuffers {{ buffers-per-numa 8192 }}\n",
-                        dir_->Path("cli.sock")),
+            fmt::format("unix {{ nodaemon cli-listen {} }}\nbuffers {{ buffers-per-numa 8192 }}\n{}",
+                        dir_->Path("cli.sock"), extra_conf),
     };
     if (!driver.empty()) env.push_back("CALICOVPP_NATIVE_DRIVER=" + driver);
     return env;
@@ -136,9 +145,30 @@ class ManagerTest : public testing::Test {
     EXPECT_TRUE(t.ok) << t.error;
   }
 
-  json UplinkCounters() {
+  // The dataplane's name for the uplink: af_packet's host-eth0, af_xdp's eth0.
+  static std::string UplinkInterface(const std::string& driver) {
+    return driver == "af_packet" ? "host-eth0" : "eth0";
+  }
+
+  // AF_XDP frames carry no offload metadata: what the peer sends must be finished frames, as
+  // from a real NIC (see AfXdpXconnectTest). af_packet takes the veth's partial checksums.
+  void PrepareFor(const std::string& driver) {
+    if (driver == "af_xdp") {
+      ASSERT_TRUE(peer_->ExecOrFail({"ethtool", "-K", "peer0", "tx", "off"}));
+    }
+  }
+
+  std::string Ctl(const std::vector<std::string>& words) {
+    std::vector<std::string> argv = {UplinkctlBinary(), "-s", dir_->Path("cli.sock"), "--json"};
+    argv.insert(argv.end(), words.begin(), words.end());
+    CommandResult r = RunCommand(argv);
+    EXPECT_TRUE(r.ok()) << r.output;
+    return r.output;
+  }
+
+  json UplinkCounters(const std::string& driver = "af_packet") {
     CommandResult r = RunCommand({UplinkctlBinary(), "-s", dir_->Path("cli.sock"), "--json",
-                                  "show", "interface", "host-eth0"});
+                                  "show", "interface", UplinkInterface(driver)});
     EXPECT_TRUE(r.ok()) << r.output;
     json j = json::parse(r.output, nullptr, false);
     return j.is_array() && !j.empty() ? j[0]["counters"] : json::object();
@@ -176,16 +206,31 @@ class ManagerTest : public testing::Test {
   std::string netns_name_;
 };
 
-TEST_F(ManagerTest, AfPacketTakeoverThenSigtermRestoresExactly) {
-  auto manager = StartManager(Env("af_packet"));
+class ManagerDriverTest : public ManagerTest, public testing::WithParamInterface<const char*> {
+ protected:
+  void SetUp() override {
+    ManagerTest::SetUp();
+    if (!HasFatalFailure()) PrepareFor(GetParam());
+  }
+};
+
+TEST_P(ManagerDriverTest, TakeoverThenSigtermRestoresExactly) {
+  auto manager = StartManager(Env(GetParam()));
   ASSERT_TRUE(manager);
   ASSERT_TRUE(WaitTakenOver(*manager));
   ExpectNodeConnected();
-  json c = UplinkCounters();
-  // The 20 MB transfer left through the uplink (as GSO super-frames: few packets, all the bytes)
-  // and its ACKs came back in.
+  json c = UplinkCounters(GetParam());
+  // The 20 MB transfer left through the uplink (af_packet: as GSO super-frames, few packets;
+  // af_xdp: segmented by uplinkd) and its ACKs came back in.
   EXPECT_GE(c.value("tx_bytes", uint64_t{0}), uint64_t{20 * 1000 * 1000}) << c.dump();
   EXPECT_GT(c.value("rx_packets", uint64_t{0}), uint64_t{50}) << c.dump();
+  EXPECT_EQ(c.value("tx_offload", uint64_t{0}), 0u) << c.dump();
+  if (std::string(GetParam()) == "af_xdp") {
+    // Parked in the dataplane's netns: promiscuous, our XDP program attached.
+    CommandResult link = RunCommand({"ip", "-n", netns_name_, "-d", "link", "show", "eth0"});
+    EXPECT_NE(link.output.find("PROMISC"), std::string::npos) << link.output;
+    EXPECT_NE(link.output.find("uplinkd_xsk"), std::string::npos) << link.output;
+  }
   manager->Signal(SIGTERM);
   ExitStatus st = manager->Wait(std::chrono::seconds(20));
   EXPECT_TRUE(st.exited && st.code == 0) << st.ToString() << "\n" << manager->Log();
@@ -193,19 +238,8 @@ TEST_F(ManagerTest, AfPacketTakeoverThenSigtermRestoresExactly) {
   ExpectRestored();
 }
 
-TEST_F(ManagerTest, AutoChoosesAfPacketHereAndRestores) {
-  auto manager = StartManager(Env(""));
-  ASSERT_TRUE(manager);
-  ASSERT_TRUE(WaitTakenOver(*manager));
-  EXPECT_NE(manager->Log().find("trying driver af_packet"), std::string::npos);
-  ExpectNodeConnected();
-  manager->Signal(SIGTERM);
-  EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
-  ExpectRestored();
-}
-
-TEST_F(ManagerTest, DataplaneKilledDuringTransferRestoresTheNode) {
-  auto manager = StartManager(Env("af_packet"));
+TEST_P(ManagerDriverTest, DataplaneKilledDuringTransferRestoresTheNode) {
+  auto manager = StartManager(Env(GetParam()));
   ASSERT_TRUE(manager);
   ASSERT_TRUE(WaitTakenOver(*manager));
   pid_t dp = DataplanePid();
@@ -222,17 +256,17 @@ TEST_F(ManagerTest, DataplaneKilledDuringTransferRestoresTheNode) {
   EXPECT_TRUE(st.exited && st.code == 1) << st.ToString() << "\n" << manager->Log();
   EXPECT_NE(manager->Log().find("restored"), std::string::npos) << manager->Log();
   PrintTimings(*manager);
-  ExpectRestored();
+  ExpectRestored();  // no XDP program left, MTU, channels and promisc back
 }
 
-TEST_F(ManagerTest, ManagerKilledThenNextStartRestoresFirst) {
-  auto manager = StartManager(Env("af_packet"));
+TEST_P(ManagerDriverTest, ManagerKilledThenNextStartRestoresFirst) {
+  auto manager = StartManager(Env(GetParam()));
   ASSERT_TRUE(manager);
   ASSERT_TRUE(WaitTakenOver(*manager));
   manager->Signal(SIGKILL);
   manager->Wait(std::chrono::seconds(10));
   // The node is broken now (its eth0 is parked in the dataplane's netns); a new manager fixes it.
-  auto second = StartManager(Env("af_packet"), "manager2.log");
+  auto second = StartManager(Env(GetParam()), "manager2.log");
   ASSERT_TRUE(second);
   ASSERT_TRUE(WaitTakenOver(*second));
   EXPECT_NE(second->Log().find("from an earlier run"), std::string::npos) << second->Log();
@@ -242,17 +276,18 @@ TEST_F(ManagerTest, ManagerKilledThenNextStartRestoresFirst) {
   ExpectRestored();
 }
 
-TEST_F(ManagerTest, PartialStateAfterACrashIsRestored) {
-  auto manager = StartManager(Env("af_packet"));
+TEST_P(ManagerDriverTest, PartialStateAfterACrashIsRestored) {
+  auto manager = StartManager(Env(GetParam()));
   ASSERT_TRUE(manager);
   ASSERT_TRUE(WaitTakenOver(*manager));
   manager->Signal(SIGKILL);
   manager->Wait(std::chrono::seconds(10));
   // Make it worse, as a crash in the middle of pre-configuration could: the parked uplink is
-  // down, renamed and has another MTU.
+  // down, renamed, promiscuous and has another MTU.
   std::vector<std::string> in_dp = {"ip", "-n", netns_name_, "link", "set", "dev", "eth0"};
   for (std::vector<std::string> change : {std::vector<std::string>{"down"},
                                           std::vector<std::string>{"mtu", "1400"},
+                                          std::vector<std::string>{"promisc", "on"},
                                           std::vector<std::string>{"name", "parked9"}}) {
     std::vector<std::string> argv = in_dp;
     argv.insert(argv.end(), change.begin(), change.end());
@@ -260,7 +295,7 @@ TEST_F(ManagerTest, PartialStateAfterACrashIsRestored) {
     if (change[0] == "name") in_dp[6] = "parked9";
   }
   // Only the state file knows where eth0 is: a new manager restores, then takes over again.
-  auto second = StartManager(Env("af_packet"), "manager2.log");
+  auto second = StartManager(Env(GetParam()), "manager2.log");
   ASSERT_TRUE(second);
   ASSERT_TRUE(WaitTakenOver(*second));
   EXPECT_EQ(Ping(*node_, "198.18.40.1", 2).received, 2);
@@ -268,6 +303,149 @@ TEST_F(ManagerTest, PartialStateAfterACrashIsRestored) {
   EXPECT_EQ(second->Wait(std::chrono::seconds(20)).code, 0) << second->Log();
   ExpectRestored();
 }
+
+#ifdef UPLINKD_TEST_AF_XDP
+INSTANTIATE_TEST_SUITE_P(Drivers, ManagerDriverTest, testing::Values("af_packet", "af_xdp"),
+                         [](const auto& p) { return std::string(p.param); });
+
+TEST_F(ManagerTest, AutoChoosesAfXdpHereAndRestores) {
+  PrepareFor("af_xdp");
+  auto manager = StartManager(Env(""));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  EXPECT_NE(manager->Log().find("trying driver af_xdp"), std::string::npos) << manager->Log();
+  EXPECT_NE(manager->Log().find("taken over with af_xdp"), std::string::npos) << manager->Log();
+  ExpectNodeConnected();
+  manager->Signal(SIGTERM);
+  EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
+  ExpectRestored();
+}
+
+// Someone else's XDP program on the uplink: auto leaves af_xdp out (saying why) and takes the
+// node with af_packet; asked for explicitly, af_xdp refuses and the node keeps its interface.
+// The program stays attached throughout.
+TEST_F(ManagerTest, ForeignXdpProgramMakesAutoUseAfPacket) {
+  int prog_fd = -1;
+  ASSERT_TRUE(node_->RunIn([&] {
+    prog_fd = testing_util::AttachForeignXdpPass("eth0", "foreign_pass");
+  }).ok());
+  ASSERT_GE(prog_fd, 0) << std::strerror(errno);
+  before_ = NodeState(*node_);
+  ASSERT_NE(before_["link"].dump().find("foreign_pass"), std::string::npos) << before_.dump();
+
+  auto manager = StartManager(Env(""));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  std::string log = manager->Log();
+  EXPECT_EQ(log.find("trying driver af_xdp"), std::string::npos) << log;
+  EXPECT_NE(log.find("trying driver af_packet"), std::string::npos) << log;
+  ExpectNodeConnected();
+  manager->Signal(SIGTERM);
+  EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
+  ExpectRestored();
+
+  auto explicit_xdp = StartManager(Env("af_xdp"), "manager2.log");
+  ASSERT_TRUE(explicit_xdp);
+  ExitStatus st = explicit_xdp->Wait(std::chrono::seconds(30));
+  EXPECT_TRUE(st.exited && st.code == 1) << st.ToString() << "\n" << explicit_xdp->Log();
+  EXPECT_NE(explicit_xdp->Log().find("already attached: 'foreign_pass'"), std::string::npos)
+      << explicit_xdp->Log();
+  ExpectRestored();
+  close(prog_fd);
+}
+
+// af_xdp fails to start for real (the template disables its plugin, which only the dataplane
+// finds out): the attempt is undone completely and auto goes on to af_packet.
+TEST_F(ManagerTest, AfXdpStartFailureFallsBackToAfPacket) {
+  PrepareFor("af_xdp");
+  auto manager = StartManager(
+      Env("", "plugins { plugin af_xdp_plugin.so { disable } }\n"));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  std::string log = manager->Log();
+  size_t failed = log.find("driver af_xdp failed");
+  size_t next = log.find("trying driver af_packet");
+  EXPECT_NE(failed, std::string::npos) << log;
+  EXPECT_NE(log.find("af_xdp_plugin.so is disabled"), std::string::npos) << log;
+  EXPECT_NE(next, std::string::npos) << log;
+  EXPECT_LT(failed, next) << log;
+  ExpectNodeConnected();
+  manager->Signal(SIGTERM);
+  EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
+  ExpectRestored();
+}
+
+// A jumbo uplink: multi-buffer keeps its MTU 9000 and 9000-byte packets pass whole; without
+// multi-buffer (UPLINKD_AF_XDP_MULTI_BUFFER=0, as for a NIC driver lacking it) the MTU is
+// lowered to 3072 for the run (uplink and tap) and comes back at exit.
+TEST_F(ManagerTest, AfXdpJumboMtuKeptWithMultiBufferCappedWithout) {
+  PrepareFor("af_xdp");
+  ASSERT_TRUE(node_->SetMtu("eth0", 9000));
+  ASSERT_TRUE(peer_->SetMtu("peer0", 9000));
+  before_ = NodeState(*node_);
+  for (bool multi_buffer : {true, false}) {
+    SCOPED_TRACE(multi_buffer ? "multi-buffer" : "no multi-buffer");
+    std::vector<std::string> env = Env("af_xdp");
+    if (!multi_buffer) {
+      // Buffers large enough for 3072-byte MTU frames in one piece.
+      env = Env("af_xdp", "buffers { default data-size 3264 }\n");
+      env.push_back("UPLINKD_AF_XDP_MULTI_BUFFER=0");
+    }
+    auto manager = StartManager(env, multi_buffer ? "mb.log" : "nomb.log");
+    ASSERT_TRUE(manager);
+    ASSERT_TRUE(WaitTakenOver(*manager));
+    uint32_t want = multi_buffer ? 9000 : 3072;
+    CommandResult parked = RunCommand({"ip", "-n", netns_name_, "link", "show", "eth0"});
+    EXPECT_NE(parked.output.find(fmt::format("mtu {} ", want)), std::string::npos) << parked.output;
+    CommandResult tap = node_->Exec({"ip", "link", "show", "eth0"});
+    EXPECT_NE(tap.output.find(fmt::format("mtu {} ", want)), std::string::npos) << tap.output;
+    // The largest unfragmented IPv4 packet the run's MTU allows, both ways.
+    std::string size = std::to_string(want - 28);
+    CommandResult ping = node_->Exec({"ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", "-M", "do",
+                                      "-s", size, "198.18.40.1"}, std::chrono::seconds(10));
+    EXPECT_TRUE(ping.ok()) << ping.output << "\n" << manager->Log();
+    ExpectNodeConnected();
+    manager->Signal(SIGTERM);
+    EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
+    ExpectRestored();
+  }
+}
+
+// CALICOVPP_RX_QUEUES=2: the uplink's rx channels go from 1 to 2 for two AF_XDP sockets, and
+// back to 1 at exit.
+TEST_F(ManagerTest, AfXdpRxQueuesSetTheChannelCount) {
+  PrepareFor("af_xdp");
+  std::vector<std::string> env = Env("af_xdp");
+  env.push_back("CALICOVPP_RX_QUEUES=2");
+  auto manager = StartManager(env);
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  CommandResult ch = RunCommand({"ip", "netns", "exec", netns_name_, "ethtool", "-l", "eth0"});
+  std::string current = ch.output.substr(ch.output.find("Current hardware settings"));
+  EXPECT_NE(current.find("RX:\t\t2"), std::string::npos) << ch.output;
+  json hw = json::parse(Ctl({"show", "hardware-interfaces", "eth0"}), nullptr, false);
+  ASSERT_TRUE(hw.is_array() && !hw.empty()) << hw.dump();
+  EXPECT_EQ(hw[0]["rx_queues"].size(), 2u) << hw.dump();
+  ExpectNodeConnected();
+  manager->Signal(SIGTERM);
+  EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
+  ExpectRestored();
+}
+#else
+INSTANTIATE_TEST_SUITE_P(Drivers, ManagerDriverTest, testing::Values("af_packet"),
+                         [](const auto& p) { return std::string(p.param); });
+
+TEST_F(ManagerTest, AutoChoosesAfPacketWithoutAfXdpAndRestores) {
+  auto manager = StartManager(Env(""));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  EXPECT_NE(manager->Log().find("trying driver af_packet"), std::string::npos);
+  ExpectNodeConnected();
+  manager->Signal(SIGTERM);
+  EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
+  ExpectRestored();
+}
+#endif
 
 TEST_F(ManagerTest, FailingDriverStartIsUndoneCompletely) {
   std::vector<std::string> env = Env("");
@@ -277,6 +455,7 @@ TEST_F(ManagerTest, FailingDriverStartIsUndoneCompletely) {
   ExitStatus st = manager->Wait(std::chrono::seconds(30));
   EXPECT_TRUE(st.exited && st.code == 1) << st.ToString() << "\n" << manager->Log();
   EXPECT_NE(manager->Log().find("driver af_packet failed"), std::string::npos) << manager->Log();
+  EXPECT_NE(manager->Log().find("no driver could take eth0"), std::string::npos) << manager->Log();
   ExpectRestored();
 }
 
@@ -312,7 +491,11 @@ TEST_F(ManagerTest, CheckPrintsTheDriverTableAndChangesNothing) {
   CommandResult r = RunCommand(argv);
   EXPECT_TRUE(r.ok()) << r.output;
   EXPECT_NE(r.output.find("af_packet"), std::string::npos) << r.output;
+#ifdef UPLINKD_TEST_AF_XDP
+  EXPECT_NE(r.output.find("would try: af_xdp af_packet"), std::string::npos) << r.output;
+#else
   EXPECT_NE(r.output.find("would try: af_packet"), std::string::npos) << r.output;
+#endif
   ExpectRestored();
 }
 

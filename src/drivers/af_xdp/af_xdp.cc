@@ -67,19 +67,6 @@ Status BpfFailure(int ret, std::string_view what) {
   return Status(err, fmt::format("{}: {}", what, std::strerror(err)));
 }
 
-Status CheckKernel() {
-  utsname u{};
-  if (uname(&u) != 0) return ErrnoFailure("uname");
-  unsigned major = 0, minor = 0;
-  if (std::sscanf(u.release, "%u.%u", &major, &minor) != 2) {
-    return Failure(EINVAL, "cannot read the kernel version from '{}'", u.release);
-  }
-  if (major < 5 || (major == 5 && minor < 4)) {
-    return Failure(ENOTSUP, "kernel {} is older than 5.4, which AF_XDP needs", u.release);
-  }
-  return Status::Ok();
-}
-
 // Enters a network namespace for the calling thread and goes back on destruction.
 class NetnsGuard {
  public:
@@ -131,44 +118,6 @@ std::optional<uint32_t> DeviceRxQueues(int ctl_fd, const std::string& name) {
   if (ioctl(ctl_fd, SIOCETHTOOL, &ifr) < 0) return std::nullopt;
   uint32_t n = ch.rx_count + ch.combined_count;
   return n == 0 ? std::nullopt : std::optional<uint32_t>(n);
-}
-
-// Id, name and attach mode of whatever XDP program is attached to `ifindex`; nullopt: none.
-struct AttachedProg {
-  uint32_t id = 0;
-  std::string name;
-  std::string mode;
-};
-Result<std::optional<AttachedProg>> QueryAttached(int ifindex) {
-  bpf_xdp_query_opts q{};
-  q.sz = sizeof(q);
-  int rc = bpf_xdp_query(ifindex, 0, &q);
-  if (rc < 0) return BpfFailure(rc, "query the attached XDP program");
-  AttachedProg p;
-  if (q.drv_prog_id != 0) {
-    p.id = q.drv_prog_id;
-    p.mode = "native";
-  } else if (q.skb_prog_id != 0) {
-    p.id = q.skb_prog_id;
-    p.mode = "generic (skb)";
-  } else if (q.hw_prog_id != 0) {
-    p.id = q.hw_prog_id;
-    p.mode = "offloaded";
-  } else if (q.prog_id != 0) {
-    p.id = q.prog_id;
-    p.mode = "unknown mode";
-  } else {
-    return std::optional<AttachedProg>();
-  }
-  p.name = "?";
-  int fd = bpf_prog_get_fd_by_id(p.id);
-  if (fd >= 0) {
-    bpf_prog_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) p.name = info.name;
-    ::close(fd);
-  }
-  return std::optional<AttachedProg>(p);
 }
 
 uint32_t ProgId(int prog_fd) {
@@ -529,6 +478,96 @@ DriverInfo AfXdpDriver::Info() const {
 
 }  // namespace
 
+Result<KernelVersion> RunningKernelVersion() {
+  utsname u{};
+  if (uname(&u) != 0) return ErrnoFailure("uname");
+  KernelVersion v;
+  if (std::sscanf(u.release, "%u.%u", &v.major, &v.minor) != 2) {
+    return Failure(EINVAL, "cannot read the kernel version from '{}'", u.release);
+  }
+  v.release = u.release;
+  return v;
+}
+
+uint32_t AfXdpSingleBufferMtu(uint32_t data_size) {
+  uint32_t slot = (kBufferHeaderSize + kBufferHeadroom + data_size + 63) & ~63u;  // as the pool
+  uint32_t room = slot - kBufferHeaderSize - af_xdp::kRxDataOffset;
+  return room > kEthVlanOverhead ? room - kEthVlanOverhead : 0;
+}
+
+Status CheckAfXdpKernel() {
+  Result<KernelVersion> v = RunningKernelVersion();
+  if (!v.ok()) return v.status();
+  if (!v->AtLeast(5, 4)) {
+    return Failure(ENOTSUP, "kernel {} is older than 5.4, which AF_XDP needs", v->release);
+  }
+  return Status::Ok();
+}
+
+bool KernelHasAfXdpMultiBuffer() {
+  Result<KernelVersion> v = RunningKernelVersion();
+  return v.ok() && v->AtLeast(6, 6);
+}
+
+Result<std::optional<AttachedXdpProgram>> QueryAttachedXdp(int ifindex) {
+  bpf_xdp_query_opts q{};
+  q.sz = sizeof(q);
+  int rc = bpf_xdp_query(ifindex, 0, &q);
+  if (rc < 0) return BpfFailure(rc, "query the attached XDP program");
+  // The first mode with a program wins; prog_id alone is an older kernel's answer.
+  const struct {
+    uint32_t id;
+    const char* mode;
+    uint32_t flags;
+  } modes[] = {{q.drv_prog_id, "native", XDP_FLAGS_DRV_MODE},
+               {q.skb_prog_id, "generic (skb)", XDP_FLAGS_SKB_MODE},
+               {q.hw_prog_id, "offloaded", XDP_FLAGS_HW_MODE},
+               {q.prog_id, "unknown mode", 0}};
+  AttachedXdpProgram p;
+  for (const auto& m : modes) {
+    if (m.id == 0) continue;
+    p.id = m.id;
+    p.mode = m.mode;
+    p.mode_flags = m.flags;
+    break;
+  }
+  if (p.id == 0) return std::optional<AttachedXdpProgram>();
+  p.name = "?";
+  int fd = bpf_prog_get_fd_by_id(p.id);
+  if (fd >= 0) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) p.name = info.name;
+    ::close(fd);
+  }
+  return std::optional<AttachedXdpProgram>(p);
+}
+
+bool IsUplinkdXdpProgram(const AttachedXdpProgram& prog) {
+  // The kernel keeps the first 15 characters of a program's name.
+  return prog.name == "uplinkd_xsk" || prog.name == "uplinkd_xsk_mb";
+}
+
+Status ForeignXdpFailure(const AttachedXdpProgram& prog) {
+  return Failure(EBUSY,
+                 "an XDP program is already attached: '{}' (id {}, {}); refusing to replace it "
+                 "(detach it first, or use another driver)",
+                 prog.name, prog.id, prog.mode);
+}
+
+Status DetachXdpProgram(int ifindex, const AttachedXdpProgram& prog) {
+  int fd = bpf_prog_get_fd_by_id(prog.id);
+  if (fd < 0) return Status::Ok();  // gone already
+  // REPLACE with the expected program: never detaches one that took its place meanwhile.
+  bpf_xdp_attach_opts ao{};
+  ao.sz = sizeof(ao);
+  ao.old_prog_fd = fd;
+  int rc = bpf_xdp_detach(ifindex, prog.mode_flags | XDP_FLAGS_REPLACE, &ao);
+  ::close(fd);
+  if (rc < 0) return BpfFailure(rc, fmt::format("detach XDP program '{}' (id {})", prog.name, prog.id));
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Driver>> CreateAfXdpDriver(const AfXdpArgs& args, BufferPool& pool) {
   static const bool print_set = (libbpf_set_print(LibbpfPrint), true);
   (void)print_set;
@@ -539,7 +578,7 @@ Result<std::unique_ptr<Driver>> CreateAfXdpDriver(const AfXdpArgs& args, BufferP
   if (!IsPowerOfTwo(args.rx_queue_size) || !IsPowerOfTwo(args.tx_queue_size)) {
     return Failure(EINVAL, "{}: ring sizes must be powers of two", ctx);
   }
-  UPLINKD_RETURN_IF_ERROR(CheckKernel().WithContext(ctx));
+  UPLINKD_RETURN_IF_ERROR(CheckAfXdpKernel().WithContext(ctx));
   NetnsGuard netns;
   if (!args.netns.empty()) UPLINKD_RETURN_IF_ERROR(netns.Enter(args.netns).WithContext(ctx));
 
@@ -557,15 +596,9 @@ Result<std::unique_ptr<Driver>> CreateAfXdpDriver(const AfXdpArgs& args, BufferP
   Status s;
 
   // Someone else's XDP program (Felix's, a user's) is never replaced.
-  Result<std::optional<AttachedProg>> attached = QueryAttached(ifindex);
+  Result<std::optional<AttachedXdpProgram>> attached = QueryAttachedXdp(ifindex);
   if (!attached.ok()) return fail(attached.status());
-  if (attached->has_value()) {
-    const AttachedProg& p = **attached;
-    return fail(Failure(EBUSY,
-                        "an XDP program is already attached: '{}' (id {}, {}); refusing to "
-                        "replace it (detach it first, or use another driver)",
-                        p.name, p.id, p.mode));
-  }
+  if (attached->has_value()) return fail(ForeignXdpFailure(**attached));
 
   std::optional<uint32_t> dev_queues = DeviceRxQueues(ctl_fd, args.host_if);
   uint16_t queues = args.num_rx_queues;

@@ -63,4 +63,36 @@ Result<std::unique_ptr<Driver>> CreateAfXdpDriver(const AfXdpArgs& args, BufferP
 // The engine's name for the interface, VPP style: `name`, default the host-if.
 std::string AfXdpInterfaceName(const AfXdpArgs& args);
 
+// Checks the manager runs before it changes anything, and its clean-up after a dead dataplane.
+// Cold; they act in the calling thread's network namespace.
+struct KernelVersion {
+  unsigned major = 0, minor = 0;
+  std::string release;  // uname -r
+  bool AtLeast(unsigned ma, unsigned mi) const { return major > ma || (major == ma && minor >= mi); }
+};
+Result<KernelVersion> RunningKernelVersion();
+// The largest MTU whose frames (with a VLAN tag) fit one buffer of `data_size` bytes as the
+// af_xdp driver receives them: the MTU limit without multi-buffer.
+uint32_t AfXdpSingleBufferMtu(uint32_t data_size);
+// OK when the kernel is new enough for AF_XDP (>= 5.4); else an error saying so.
+Status CheckAfXdpKernel();
+// Multi-buffer AF_XDP sockets (XDP_USE_SG, jumbo frames without an MTU cap): Linux >= 6.6. The
+// interface's kernel driver must support multi-buffer XDP too (veth does).
+bool KernelHasAfXdpMultiBuffer();
+
+struct AttachedXdpProgram {
+  uint32_t id = 0;
+  std::string name;  // as the kernel keeps it (15 characters at most)
+  std::string mode;  // "native", "generic (skb)", "offloaded"
+  uint32_t mode_flags = 0;  // XDP_FLAGS_DRV_MODE / SKB_MODE / HW_MODE
+};
+// Whatever XDP program is attached to `ifindex`; nullopt when none.
+Result<std::optional<AttachedXdpProgram>> QueryAttachedXdp(int ifindex);
+// Whether `prog` is one of uplinkd's own (the manager removes those after a crash, nothing else).
+bool IsUplinkdXdpProgram(const AttachedXdpProgram& prog);
+// The error for someone else's program in the way (Felix's, a user's): it is never replaced.
+Status ForeignXdpFailure(const AttachedXdpProgram& prog);
+// Detaches `prog` from `ifindex` if it is still the one attached.
+Status DetachXdpProgram(int ifindex, const AttachedXdpProgram& prog);
+
 }  // namespace uplinkd

@@ -40,6 +40,7 @@
 #include "buffer/buffer_pool.h"
 #include "drivers/af_xdp/af_xdp_internal.h"
 #include "tests/common/buffer_chain.h"
+#include "tests/common/xdp_pass.h"
 
 namespace uplinkd {
 namespace {
@@ -654,19 +655,8 @@ TEST_F(AfXdpTest, EmptyPoolCountsNoBufferAndRecovers) {
 TEST_F(AfXdpTest, ForeignProgramIsRefusedAndKept) {
   LinkUp();
   int prog_fd = -1;
-  int attach_rc = -1;
-  InNetns(ns_fd_, [&] {
-    const bpf_insn insns[] = {
-        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
-        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-    };
-    prog_fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "foreign_pass", "GPL", insns, 2, nullptr);
-    if (prog_fd < 0) return;
-    attach_rc = bpf_xdp_attach(static_cast<int>(if_nametoindex(a_.c_str())), prog_fd,
-                               XDP_FLAGS_SKB_MODE, nullptr);
-  });
-  ASSERT_GE(prog_fd, 0);
-  ASSERT_EQ(attach_rc, 0);
+  InNetns(ns_fd_, [&] { prog_fd = testing_util::AttachForeignXdpPass(a_, "foreign_pass"); });
+  ASSERT_GE(prog_fd, 0) << std::strerror(errno);
   Status s = Create(Args());
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), EBUSY);

@@ -295,9 +295,17 @@ VethPair CreateVeth(Netns& ns_a, Netns& ns_b, const VethOptions& options) {
   std::string a = options.name_a.empty() ? UniqueName("va") : options.name_a;
   std::string b = options.name_b.empty() ? UniqueName("vb") : options.name_b;
   // Run in ns_a with the peer placed straight into ns_b: the default namespace never holds it.
-  if (!ns_a.Ip({"link", "add", a, "type", "veth", "peer", "name", b, "netns", ns_b.name()})) {
-    return pair;
+  std::vector<std::string> add = {"link", "add", a};
+  std::vector<std::string> peer = {"peer", "name", b, "netns", ns_b.name()};
+  if (options.queues > 0) {
+    std::string q = std::to_string(options.queues);
+    for (auto* side : {&add, &peer}) {
+      side->insert(side->end(), {"numrxqueues", q, "numtxqueues", q});
+    }
   }
+  add.insert(add.end(), {"type", "veth"});
+  add.insert(add.end(), peer.begin(), peer.end());
+  if (!ns_a.Ip(add)) return pair;
   bool ok = true;
   if (options.mtu) ok = ns_a.SetMtu(a, *options.mtu) && ns_b.SetMtu(b, *options.mtu);
   if (ok && options.up) ok = ns_a.SetUp(a) && ns_b.SetUp(b);

@@ -210,6 +210,7 @@ struct VethOptions {
   std::optional<uint32_t> mtu;
   std::string name_a, name_b;  // default UniqueName("va") / UniqueName("vb"); may be "eth0"
   bool up = true;              // set both ends up
+  uint32_t queues = 0;         // rx and tx queues of each end (0 = the kernel's default, 1)
 };
 
 // Creates the pair from inside ns_a (`ip -n A link add a type veth peer name b netns B`), so the
