@@ -52,6 +52,9 @@ ip -n "$PEER" addr add 198.18.200.1/24 dev peer0
 ip -n "$PEER" addr add 2001:db8:200::1/64 dev peer0 nodad
 ip -n "$PEER" addr add 198.19.200.1/32 dev lo
 ip -n "$PEER" link set peer0 up; ip -n "$PEER" link set lo up
+# The peer stands for a host across a real wire, which carries finished checksums; a veth would
+# pass its partial ones on, and AF_XDP frames carry no note of that.
+ip netns exec "$PEER" ethtool -K peer0 tx off >/dev/null
 ip -n "$NODE" route add default via 198.18.200.1 dev eth0
 ip -n "$NODE" -6 route add default via 2001:db8:200::1 dev eth0
 in_node ip -br addr show dev eth0; in_node ip route
@@ -67,6 +70,8 @@ buffers { buffers-per-numa 16384 }" \
 manager_pid=$!
 for _ in $(seq 300); do grep -q "node reachable" "$work/manager.log" && break; sleep 0.1; done
 grep -E "trying driver|reachable" "$work/manager.log" | sed 's/^/  manager: /'
+driver=$(sed -n 's/.*taken over with \([a-z_]*\):.*/\1/p' "$work/manager.log")
+uplink=eth0; [ "$driver" = af_packet ] && uplink=host-eth0
 echo "node's eth0 is now uplinkd's host tap (same name, MAC, addresses, routes):"
 in_node ip -br -d link show dev eth0 | cut -c1-100; in_node ip route
 echo "the real link sits in $DPNS, driven by uplinkd:"
@@ -94,7 +99,7 @@ ip netns exec "$PEER" iperf3 -s -1 -D -p 5201 --logfile "$work/iperf-server.log"
 sleep 0.3
 in_node iperf3 -c 198.18.200.1 -p 5201 -u -l 22 -b 0 -t 3 -J > "$work/iperf.json"
 echo "receiver got $(jq -r '.end.sum.packets / .end.sum.seconds | floor' "$work/iperf.json") packets/s"
-ctl show interface host-eth0
+ctl show interface "$uplink"
 ctl show errors
 
 step "SIGTERM to the manager: the node gets eth0 back exactly as it was"

@@ -316,6 +316,9 @@ TEST_F(ManagerTest, AutoChoosesAfXdpHereAndRestores) {
   EXPECT_NE(manager->Log().find("trying driver af_xdp"), std::string::npos) << manager->Log();
   EXPECT_NE(manager->Log().find("taken over with af_xdp"), std::string::npos) << manager->Log();
   ExpectNodeConnected();
+  json c = UplinkCounters("af_xdp");
+  EXPECT_GE(c.value("tx_bytes", uint64_t{0}), uint64_t{20 * 1000 * 1000}) << c.dump();
+  EXPECT_GT(c.value("rx_packets", uint64_t{0}), uint64_t{50}) << c.dump();
   manager->Signal(SIGTERM);
   EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
   ExpectRestored();
