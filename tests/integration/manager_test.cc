@@ -5,7 +5,13 @@
 //     ==veth== [peer0 198.18.40.1, 2001:db8:40::1; lo 198.19.1.1, 198.19.2.1] peer ns
 // The veth has 4 queues, 1 in use (ethtool channels), like a multi-queue NIC set to one.
 // Each lifecycle case runs with af_packet and with af_xdp.
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <chrono>
@@ -355,6 +361,43 @@ TEST_F(ManagerTest, ForeignXdpProgramMakesAutoUseAfPacket) {
       << explicit_xdp->Log();
   ExpectRestored();
   close(prog_fd);
+}
+
+// A dataplane on a kernel without XDP links (< 5.9) attaches through netlink, and its program
+// outlives it. Here: kill manager and dataplane, then leave an `uplinkd_xsk` program attached to
+// the parked uplink by netlink, as such a dataplane would; the next manager's restore removes it
+// (only ours: a foreign one is left, see ForeignXdpProgramMakesAutoUseAfPacket).
+TEST_F(ManagerTest, RestoreDetachesAnXdpProgramADeadDataplaneLeft) {
+  PrepareFor("af_xdp");
+  auto manager = StartManager(Env("af_xdp"));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  pid_t dp = DataplanePid();
+  manager->Signal(SIGKILL);
+  manager->Wait(std::chrono::seconds(10));
+  for (int i = 0; i < 200 && dp > 0 && kill(dp, 0) == 0; ++i) usleep(10000);  // PDEATHSIG
+  int prog_fd = -1;
+  std::thread in_dp([&] {
+    int fd = open(("/run/netns/" + netns_name_).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && setns(fd, CLONE_NEWNET) == 0) {
+      prog_fd = testing_util::AttachForeignXdpPass("eth0", "uplinkd_xsk");
+    }
+    if (fd >= 0) close(fd);
+  });
+  in_dp.join();
+  ASSERT_GE(prog_fd, 0) << std::strerror(errno);
+  close(prog_fd);  // attached by netlink: it stays
+  CommandResult parked = RunCommand({"ip", "-n", netns_name_, "link", "show", "eth0"});
+  ASSERT_NE(parked.output.find("xdp"), std::string::npos) << parked.output;
+
+  auto second = StartManager(Env("af_packet"), "manager2.log");
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(WaitTakenOver(*second));
+  EXPECT_NE(second->Log().find("detached uplinkd's XDP program"), std::string::npos)
+      << second->Log();
+  second->Signal(SIGTERM);
+  EXPECT_EQ(second->Wait(std::chrono::seconds(20)).code, 0) << second->Log();
+  ExpectRestored();  // no "xdp" on the link: before_ had none
 }
 
 // af_xdp fails to start for real (the template disables its plugin, which only the dataplane
