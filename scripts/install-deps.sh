@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # the test rig and the demo: namespaces, veths, ping, traffic
   iproute2 iputils-ping procps kmod ethtool netcat-openbsd iperf3 jq
+  # the benchmark harness: CPU pinning, the bar chart
+  util-linux gnuplot-nox
 )
 
 missing=()

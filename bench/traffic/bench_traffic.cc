@@ -1,0 +1,294 @@
+// uplinkd-bench-traffic: one measurement of the benchmark harness (bench/run.sh).
+//
+// generator ns [gen-if] ==veth== [DUT: whatever forwards] ==veth== [sink-if] sink ns
+//
+// The generator is an XDP program run with BPF_PROG_RUN and live frames on one pinned core:
+// each run rewrites a UDP frame's headers and redirects it out of gen-if. The sink is an XDP
+// program on sink-if that counts and drops. Optionally the tool also attaches the in-kernel
+// XDP redirect (DUT ingress -> egress), the anchor for "the limit of this path".
+// After a warm-up, it counts over a fixed window and prints one JSON line:
+//   {"offered_pps": ..., "received_pps": ..., "received": ..., "seconds": ...}
+// Bounded in time; everything attached is detached on every exit path.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kHeaderBytes = 42;  // Ethernet + IPv4 + UDP, as gen.bpf.c rewrites them
+
+// Runs `fn` on a thread inside the named network namespace and waits for it.
+bool InNetns(const std::string& ns, const std::function<void()>& fn) {
+  bool ok = false;
+  std::thread t([&] {
+    int fd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+      std::fprintf(stderr, "bench-traffic: cannot enter netns %s: %s\n", ns.c_str(),
+                   std::strerror(errno));
+      if (fd >= 0) close(fd);
+      return;
+    }
+    close(fd);
+    fn();
+    ok = true;
+  });
+  t.join();
+  return ok;
+}
+
+bool ParseMac(const std::string& s, uint8_t out[6]) {
+  unsigned v[6];
+  if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6) {
+    return false;
+  }
+  for (int i = 0; i < 6; ++i) out[i] = static_cast<uint8_t>(v[i]);
+  return true;
+}
+
+// A loaded program from one of the bench objects, with its .rodata set first.
+struct Prog {
+  bpf_object* obj = nullptr;
+  int fd = -1;
+  int ifindex = 0;   // where it is attached (0: not attached)
+  std::string ns;    // and in which namespace
+  ~Prog() {
+    if (ifindex > 0) {
+      InNetns(ns, [&] { bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, nullptr); });
+    }
+    if (obj) bpf_object__close(obj);
+  }
+};
+
+// Opens `path`, lets `set_rodata` fill the read-only globals, loads.
+bool Load(Prog& p, const std::string& path, const std::function<void(void* rodata, size_t)>& set_rodata) {
+  p.obj = bpf_object__open_file(path.c_str(), nullptr);
+  if (p.obj == nullptr) {
+    std::fprintf(stderr, "bench-traffic: open %s: %s\n", path.c_str(), std::strerror(errno));
+    return false;
+  }
+  bpf_map* rodata = nullptr;
+  bpf_map* m = nullptr;
+  bpf_object__for_each_map(m, p.obj) {
+    if (std::strstr(bpf_map__name(m), ".rodata") != nullptr) rodata = m;
+  }
+  if (rodata != nullptr && set_rodata) {
+    size_t size = bpf_map__value_size(rodata);
+    std::vector<uint8_t> init(size, 0);
+    set_rodata(init.data(), size);
+    bpf_map__set_initial_value(rodata, init.data(), size);
+  }
+  if (bpf_object__load(p.obj) != 0) {
+    std::fprintf(stderr, "bench-traffic: load %s: %s\n", path.c_str(), std::strerror(errno));
+    return false;
+  }
+  bpf_program* prog = bpf_object__next_program(p.obj, nullptr);
+  p.fd = prog ? bpf_program__fd(prog) : -1;
+  return p.fd >= 0;
+}
+
+bool Attach(Prog& p, const std::string& ns, const std::string& ifname) {
+  int rc = -1;
+  InNetns(ns, [&] {
+    int idx = static_cast<int>(if_nametoindex(ifname.c_str()));
+    if (idx <= 0) return;
+    rc = bpf_xdp_attach(idx, p.fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
+    if (rc == 0) {
+      p.ifindex = idx;
+      p.ns = ns;
+    }
+  });
+  if (rc != 0) {
+    std::fprintf(stderr, "bench-traffic: attach XDP to %s in %s: %s\n", ifname.c_str(),
+                 ns.c_str(), std::strerror(rc < 0 ? -rc : EINVAL));
+  }
+  return rc == 0;
+}
+
+int IfIndexIn(const std::string& ns, const std::string& ifname) {
+  int idx = 0;
+  InNetns(ns, [&] { idx = static_cast<int>(if_nametoindex(ifname.c_str())); });
+  return idx;
+}
+
+uint64_t SinkPackets(const Prog& sink) {
+  bpf_map* m = bpf_object__find_map_by_name(sink.obj, "counts");
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu > 0 ? ncpu : 1), 0);
+  uint32_t key = 0;
+  if (m == nullptr || bpf_map_lookup_elem(bpf_map__fd(m), &key, per_cpu.data()) != 0) return 0;
+  uint64_t sum = 0;
+  for (uint64_t v : per_cpu) sum += v;
+  return sum;
+}
+
+uint16_t IpChecksum(const uint8_t* p, size_t len) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < len; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"uplinkd benchmark: one generator -> DUT -> sink measurement"};
+  std::string gen_ns, gen_if, sink_ns, sink_if, src_mac_s, dst_mac_s, src_ip = "198.18.100.1",
+      dst_ip = "198.18.101.2", bpf_dir, redirect_ns, redirect_in, redirect_out;
+  uint32_t size = 64;
+  double seconds = 10, warmup = 1;
+  int gen_cpu = 0;
+  app.add_option("--gen-ns", gen_ns)->required();
+  app.add_option("--gen-if", gen_if)->required();
+  app.add_option("--sink-ns", sink_ns)->required();
+  app.add_option("--sink-if", sink_if)->required();
+  app.add_option("--src-mac", src_mac_s)->required();
+  app.add_option("--dst-mac", dst_mac_s)->required();
+  app.add_option("--src-ip", src_ip);
+  app.add_option("--dst-ip", dst_ip);
+  app.add_option("--size", size, "frame size on the wire, FCS included (64 = 60 bytes + FCS)")
+      ->check(CLI::Range(64, 1518));
+  app.add_option("--seconds", seconds)->check(CLI::Range(0.2, 120.0));
+  app.add_option("--warmup", warmup)->check(CLI::Range(0.0, 30.0));
+  app.add_option("--gen-cpu", gen_cpu);
+  app.add_option("--bpf-dir", bpf_dir)->required();
+  app.add_option("--redirect-ns", redirect_ns, "attach the in-kernel XDP redirect anchor here");
+  app.add_option("--redirect-in", redirect_in);
+  app.add_option("--redirect-out", redirect_out);
+  CLI11_PARSE(app, argc, argv);
+
+  uint8_t src_mac[6], dst_mac[6];
+  in_addr src{}, dst{};
+  if (!ParseMac(src_mac_s, src_mac) || !ParseMac(dst_mac_s, dst_mac) ||
+      inet_pton(AF_INET, src_ip.c_str(), &src) != 1 || inet_pton(AF_INET, dst_ip.c_str(), &dst) != 1) {
+    std::fprintf(stderr, "bench-traffic: bad MAC or IPv4 address\n");
+    return 2;
+  }
+  const uint32_t frame_len = size - 4;  // without the FCS, which the wire adds
+  std::vector<uint8_t> frame(frame_len, 0);
+  uint8_t* h = frame.data();
+  std::memcpy(h, dst_mac, 6);
+  std::memcpy(h + 6, src_mac, 6);
+  h[12] = 0x08;
+  h[13] = 0x00;
+  uint8_t* ip = h + 14;
+  ip[0] = 0x45;
+  ip[2] = static_cast<uint8_t>((frame_len - 14) >> 8);
+  ip[3] = static_cast<uint8_t>(frame_len - 14);
+  ip[6] = 0x40;  // DF
+  ip[8] = 64;
+  ip[9] = 17;
+  std::memcpy(ip + 12, &src, 4);
+  std::memcpy(ip + 16, &dst, 4);
+  uint16_t csum = IpChecksum(ip, 20);
+  ip[10] = static_cast<uint8_t>(csum >> 8);
+  ip[11] = static_cast<uint8_t>(csum);
+  uint8_t* udp = ip + 20;
+  udp[1] = 9;  // discard -> discard
+  udp[3] = 9;
+  udp[4] = static_cast<uint8_t>((frame_len - 34) >> 8);
+  udp[5] = static_cast<uint8_t>(frame_len - 34);
+
+  libbpf_set_print([](libbpf_print_level level, const char* fmt, va_list ap) {
+    return level == LIBBPF_WARN ? std::vfprintf(stderr, fmt, ap) : 0;
+  });
+
+  Prog sink;
+  if (!Load(sink, bpf_dir + "/sink.bpf.o", nullptr) || !Attach(sink, sink_ns, sink_if)) return 1;
+  Prog redirect;
+  if (!redirect_ns.empty()) {
+    uint32_t out = static_cast<uint32_t>(IfIndexIn(redirect_ns, redirect_out));
+    if (out == 0) {
+      std::fprintf(stderr, "bench-traffic: no %s in %s\n", redirect_out.c_str(), redirect_ns.c_str());
+      return 1;
+    }
+    if (!Load(redirect, bpf_dir + "/redirect.bpf.o",
+              [&](void* ro, size_t n) { if (n >= 4) std::memcpy(ro, &out, 4); }) ||
+        !Attach(redirect, redirect_ns, redirect_in)) {
+      return 1;
+    }
+  }
+  uint32_t gen_index = static_cast<uint32_t>(IfIndexIn(gen_ns, gen_if));
+  Prog gen;
+  if (gen_index == 0 ||
+      !Load(gen, bpf_dir + "/gen.bpf.o", [&](void* ro, size_t n) {
+        // .rodata layout: out_ifindex (4 bytes), then header[42].
+        if (n < 4 + kHeaderBytes) return;
+        std::memcpy(ro, &gen_index, 4);
+        std::memcpy(static_cast<uint8_t*>(ro) + 4, frame.data(), kHeaderBytes);
+      })) {
+    std::fprintf(stderr, "bench-traffic: generator setup failed\n");
+    return 1;
+  }
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> generated{0};
+  std::atomic<int> gen_error{0};
+  std::thread generator([&] {
+    InNetns(gen_ns, [&] {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(gen_cpu, &set);
+      sched_setaffinity(0, sizeof(set), &set);
+      xdp_md ctx{};
+      ctx.ingress_ifindex = gen_index;
+      ctx.data_end = frame_len;  // the kernel wants the context to describe the frame given
+      constexpr uint32_t kRepeat = 1 << 15;
+      while (!stop.load(std::memory_order_relaxed)) {
+        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_size_in = frame_len,
+                    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = kRepeat,
+                    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+        int rc = bpf_prog_test_run_opts(gen.fd, &opts);
+        if (rc != 0) {
+          gen_error = errno;
+          return;
+        }
+        generated.fetch_add(kRepeat, std::memory_order_relaxed);
+      }
+    });
+  });
+
+  auto sleep_for = [&](double s) {
+    auto end = Clock::now() + std::chrono::duration<double>(s);
+    while (Clock::now() < end && gen_error.load() == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+  sleep_for(warmup);
+  uint64_t rx0 = SinkPackets(sink), gen0 = generated.load();
+  auto t0 = Clock::now();
+  sleep_for(seconds);
+  uint64_t rx1 = SinkPackets(sink), gen1 = generated.load();
+  double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  stop = true;
+  generator.join();
+  if (gen_error.load() != 0) {
+    std::fprintf(stderr, "bench-traffic: BPF_PROG_RUN (live frames): %s\n",
+                 std::strerror(gen_error.load()));
+    return 1;
+  }
+  std::printf("{\"offered_pps\": %.0f, \"received_pps\": %.0f, \"received\": %llu, \"seconds\": %.3f}\n",
+              static_cast<double>(gen1 - gen0) / elapsed, static_cast<double>(rx1 - rx0) / elapsed,
+              static_cast<unsigned long long>(rx1 - rx0), elapsed);
+  return 0;
+}
