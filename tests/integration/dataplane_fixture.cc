@@ -5,7 +5,7 @@
 
 namespace uplinkd::rig {
 
-std::unique_ptr<Topology> MakeTopology(int subnet, std::optional<uint32_t> mtu) {
+std::unique_ptr<Topology> MakeTopology(int subnet, std::optional<uint32_t> mtu, uint32_t queues) {
   auto t = std::make_unique<Topology>();
   t->peer1 = Netns::Create("up1");
   t->dut = Netns::Create("ud");
@@ -23,8 +23,11 @@ std::unique_ptr<Topology> MakeTopology(int subnet, std::optional<uint32_t> mtu) 
                                        "net.ipv6.conf.default.mldv2_unsolicited_report_interval=10"});
   }
   if (!quiet) return nullptr;
-  t->left = CreateVeth(*t->peer1, *t->dut, mtu);
-  t->right = CreateVeth(*t->dut, *t->peer2, mtu);
+  VethOptions veth;
+  veth.mtu = mtu;
+  veth.queues = queues;
+  t->left = CreateVeth(*t->peer1, *t->dut, veth);
+  t->right = CreateVeth(*t->dut, *t->peer2, veth);
   if (!t->left.ok() || !t->right.ok()) return nullptr;
   t->p1_v4 = fmt::format("198.18.{}.1", subnet);
   t->p2_v4 = fmt::format("198.18.{}.2", subnet);

@@ -23,8 +23,10 @@ struct Topology {
   std::string p1_v4, p2_v4, p1_v6, p2_v6;
 };
 
-// Builds the three namespaces and two veth pairs, addresses on the peers (subnet: the X above).
-std::unique_ptr<Topology> MakeTopology(int subnet, std::optional<uint32_t> mtu = {});
+// Builds the three namespaces and two veth pairs, addresses on the peers (subnet: the X above);
+// `queues`: rx/tx queues of every veth end (0: the kernel's default, 1).
+std::unique_ptr<Topology> MakeTopology(int subnet, std::optional<uint32_t> mtu = {},
+                                       uint32_t queues = 0);
 
 class Dataplane {
  public:

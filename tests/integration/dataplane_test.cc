@@ -149,6 +149,34 @@ TEST_P(AfXdpXconnectTest, PingAndTcpInEachRxMode) {
   EXPECT_EQ(left["drops"].get<uint64_t>(), 0u);
 }
 
+// Two queues on each veth, two AF_XDP sockets per interface, each on its own worker.
+TEST(AfXdpXconnectTwoQueuesTest, PingAndTcpWithTwoQueuesOnTwoWorkers) {
+  UPLINKD_RIG_REQUIRE_NETNS();
+  auto t = MakeTopology(52, {}, 2);
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->peer1->ExecOrFail({"ethtool", "-K", t->left.a, "tx", "off"}));
+  ASSERT_TRUE(t->peer2->ExecOrFail({"ethtool", "-K", t->right.b, "tx", "off"}));
+  std::vector<std::string> exec = AfXdpXconnectExec(*t, "adaptive");
+  exec[0] += " num-rx-queues 2";
+  exec[1] += " num-rx-queues 2";
+  auto dp = Dataplane::Start(*t->dut, "cpu { workers 2 }", exec);
+  ASSERT_TRUE(dp);
+  auto hw = dp->CtlJson("show hardware-interfaces " + t->left.b);
+  ASSERT_EQ(hw[0]["rx_queues"].size(), 2u) << hw.dump();
+  EXPECT_NE(hw[0]["rx_queues"][0]["worker"], hw[0]["rx_queues"][1]["worker"]) << hw.dump();
+  ExpectPings(*t);
+  ExpectTransfer(*t, t->p2_v4, k50MB, 5012);
+  ExpectTransfer(*t, t->p2_v6, 5 * 1000 * 1000, 5013);
+  hw = dp->CtlJson("show hardware-interfaces " + t->right.a);
+  for (const auto& q : hw[0]["rx_queues"]) {
+    std::printf("  [queues] %s rx queue %d: %llu packets\n", t->right.a.c_str(), q["queue"].get<int>(),
+                static_cast<unsigned long long>(q["packets"].get<uint64_t>()));
+  }
+  auto left = dp->Counters(t->left.b);
+  EXPECT_GT(left["rx_bytes"].get<uint64_t>(), k50MB);
+  EXPECT_EQ(left["drops"].get<uint64_t>(), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, AfXdpXconnectTest,
                          testing::Values("polling", "interrupt", "adaptive"),
                          [](const auto& p) { return std::string(p.param); });
