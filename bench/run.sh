@@ -9,22 +9,24 @@
 # ingress veth runs threaded, pinned to NAPI_CPU (default: the generator's; this placement
 # changes results up to 5x, so it is fixed and reported). The sink counts in XDP and drops.
 #
-# Usage: bench/run.sh [--smoke] [--no-build] [--build-dir DIR] [--size N] [--seconds S]
+# Usage: bench/run.sh [--smoke] [--no-build] [--build-dir DIR] [--series LIST] [--seconds S]
 #                     [--repeats N] [--rows a,b]
+#   --series: frame sizes and IP versions, e.g. 64/4,512/4,1500/4,66/6 (the default; sizes on the
+#   wire, FCS included; 66 bytes is the smallest IPv6 UDP frame).
 #   --smoke: 1 s per row, once, results in bench/results/tmp/; fails unless every row measured
 #   something (CI runs this). Otherwise results go to bench/results/latest.{md,json}.
 # Environment: GEN_CPU (0), DUT_CPU (1), NAPI_CPU (GEN_CPU). Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-smoke=0; build=1; build_dir=build; size=64; seconds=10; warmup=1; repeats=3
+smoke=0; build=1; build_dir=build; series="64/4,512/4,1500/4,66/6"; seconds=10; warmup=1; repeats=3
 rows="xdp-redirect,linux-fwd,linux-bridge,uplinkd-af_packet,uplinkd-af_xdp-polling,uplinkd-af_xdp-interrupt,uplinkd-af_xdp-adaptive"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) smoke=1; seconds=1; warmup=0.3; repeats=1 ;;
+    --smoke) smoke=1; seconds=1; warmup=0.3; repeats=1; series="64/4,66/6" ;;
     --no-build) build=0 ;;
     --build-dir) build_dir=$2; build=0; shift ;;
-    --size) size=$2; shift ;;
+    --series) series=$2; shift ;;
     --seconds) seconds=$2; shift ;;
     --repeats) repeats=$2; shift ;;
     --rows) rows=$2; shift ;;
@@ -119,10 +121,19 @@ setup_row() {
     xdp-redirect)
       ;;  # bench-traffic attaches the redirect itself
     linux-fwd)
-      ip -n "$D" addr add 198.18.100.2/24 dev dut0
-      ip -n "$D" addr add 198.18.101.1/24 dev dut1
-      in_dut sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.dut0.rp_filter=0
-      ip -n "$D" neigh replace 198.18.101.2 lladdr "$SINK_MAC" dev dut1 nud permanent
+      if [ "$ipv" = 6 ]; then
+        in_dut sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.dut0.disable_ipv6=0 \
+          net.ipv6.conf.dut1.disable_ipv6=0 net.ipv6.conf.all.forwarding=1
+        ip -n "$D" addr add 2001:db8:100::2/64 dev dut0 nodad
+        ip -n "$D" addr add 2001:db8:101::1/64 dev dut1 nodad
+        ip -n "$D" neigh replace 2001:db8:101::2 lladdr "$SINK_MAC" dev dut1 nud permanent
+      else
+        ip -n "$D" addr add 198.18.100.2/24 dev dut0
+        ip -n "$D" addr add 198.18.101.1/24 dev dut1
+        in_dut sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+          net.ipv4.conf.dut0.rp_filter=0
+        ip -n "$D" neigh replace 198.18.101.2 lladdr "$SINK_MAC" dev dut1 nud permanent
+      fi
       ;;
     linux-bridge)
       ip -n "$D" link add br0 type bridge
@@ -169,6 +180,7 @@ max_other=$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 100 * 0.05 + 1 }')  # 
 measure_once() {  # $1: row, $2: dst MAC; prints received pps
   local extra=()
   [ "$1" = xdp-redirect ] && extra=(--redirect-ns "$D" --redirect-in dut0 --redirect-out dut1)
+  [ "$ipv" = 6 ] && extra+=(--src-ip 2001:db8:100::1 --dst-ip 2001:db8:101::2)
   "$TRAFFIC" --gen-ns "$G" --gen-if gen0 --sink-ns "$S" --sink-if sink0 \
     --src-mac "$GEN_MAC" --dst-mac "$2" --size "$size" --seconds "$seconds" --warmup "$warmup" \
     --gen-cpu "$GEN_CPU" --bpf-dir "$BIN/bench/traffic" "${extra[@]}" > "$work/m.json"
@@ -190,70 +202,79 @@ measure() {  # as measure_once, repeated (3 tries at most) while other processes
 }
 
 kernel=$(uname -r)
-echo "uplinkd benchmark: ${size}-byte UDP/IPv4 frames, ${seconds} s x ${repeats} per row;" \
+echo "uplinkd benchmark: series $series (bytes/IP version), ${seconds} s x ${repeats} per row;" \
      "generator cpu $GEN_CPU, DUT cpu $DUT_CPU, dut0 NAPI thread cpu $NAPI_CPU; kernel $kernel"
 results="[]"
 failed=0
 IFS=, read -ra row_list <<< "$rows"
-for row in "${row_list[@]}"; do
-  make_topology
-  setup_row "$row"
-  place_napi
-  dst=$SINK_MAC
-  [ "$row" = linux-fwd ] && dst=$DUT0_MAC
-  samples=(); offered=()
-  for _ in $(seq "$repeats"); do
-    samples+=("$(measure "$row" "$dst")")
-    offered+=("$(cat "$work/offered")")
+IFS=, read -ra series_list <<< "$series"
+for one in "${series_list[@]}"; do
+  size=${one%/*}; ipv=${one#*/}
+  echo " ${size}-byte UDP/IPv${ipv}:"
+  for row in "${row_list[@]}"; do
+    make_topology
+    setup_row "$row"
+    place_napi
+    dst=$SINK_MAC
+    [ "$row" = linux-fwd ] && dst=$DUT0_MAC
+    samples=(); offered=()
+    for _ in $(seq "$repeats"); do
+      samples+=("$(measure "$row" "$dst")")
+      offered+=("$(cat "$work/offered")")
+    done
+    stop_uplinkd
+    sorted=$(printf '%s\n' "${samples[@]}" | sort -n)
+    min=$(echo "$sorted" | head -1); max=$(echo "$sorted" | tail -1)
+    median=$(echo "$sorted" | sed -n "$(( (repeats + 1) / 2 ))p")
+    off=$(printf '%s\n' "${offered[@]}" | sort -n | sed -n "$(( (repeats + 1) / 2 ))p")
+    awk -v r="$row" -v md="$median" -v mn="$min" -v mx="$max" -v of="$off" 'BEGIN {
+      printf "  %-28s median %6.3f Mpps (min %.3f, max %.3f), offered %.3f Mpps\n",
+             r, md / 1e6, mn / 1e6, mx / 1e6, of / 1e6 }'
+    [ "${median%.*}" -gt 0 ] 2>/dev/null || { echo "  $row: no packets measured" >&2; failed=1; }
+    results=$(jq -c --arg row "$row" --argjson size "$size" --argjson ip "$ipv" \
+      --argjson min "$min" --argjson median "$median" --argjson max "$max" --argjson offered "$off" \
+      '. + [{row: $row, frame_bytes: $size, ip: $ip, min_pps: $min, median_pps: $median,
+             max_pps: $max, offered_pps: $offered}]' <<< "$results")
   done
-  stop_uplinkd
-  sorted=$(printf '%s\n' "${samples[@]}" | sort -n)
-  min=$(echo "$sorted" | head -1); max=$(echo "$sorted" | tail -1)
-  median=$(echo "$sorted" | sed -n "$(( (repeats + 1) / 2 ))p")
-  off=$(printf '%s\n' "${offered[@]}" | sort -n | sed -n "$(( (repeats + 1) / 2 ))p")
-  awk -v r="$row" -v md="$median" -v mn="$min" -v mx="$max" -v of="$off" 'BEGIN {
-    printf "  %-28s median %6.3f Mpps (min %.3f, max %.3f), offered %.3f Mpps\n",
-           r, md / 1e6, mn / 1e6, mx / 1e6, of / 1e6 }'
-  [ "${median%.*}" -gt 0 ] 2>/dev/null || { echo "  $row: no packets measured" >&2; failed=1; }
-  results=$(jq -c --arg row "$row" --argjson min "$min" --argjson median "$median" \
-    --argjson max "$max" --argjson offered "$off" \
-    '. + [{row: $row, min_pps: $min, median_pps: $median, max_pps: $max, offered_pps: $offered}]' \
-    <<< "$results")
 done
 
 jq -n --argjson rows "$results" --arg kernel "$kernel" --arg date "$(date -u +%FT%TZ)" \
   --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  --argjson size "$size" --argjson seconds "$seconds" --argjson repeats "$repeats" \
+  --arg series "$series" --argjson seconds "$seconds" --argjson repeats "$repeats" \
   --arg placement "generator cpu $GEN_CPU, DUT worker cpu $DUT_CPU, dut0 NAPI thread cpu $NAPI_CPU" \
-  '{date: $date, commit: $commit, kernel: $kernel, frame_bytes: $size, seconds: $seconds,
+  '{date: $date, commit: $commit, kernel: $kernel, series: $series, seconds: $seconds,
     repeats: $repeats, placement: $placement, rows: $rows}' > "$out/latest.json"
 
-# The markdown table: medians, and each row's ratio to every anchor present.
+# The markdown tables, one per series: medians, and each row's ratio to every anchor present.
 jq -r '
   def mpps: . / 1000000 * 1000 | round / 1000;
   def ratio($a): if $a > 0 then (. / $a * 100 | round / 100 | tostring) + "x" else "-" end;
   . as $r
-  | [$r.rows[] | select(.row == "linux-fwd" or .row == "linux-bridge" or .row == "xdp-redirect")] as $anchors
   | "# uplinkd benchmark, \($r.date) (commit \($r.commit))\n",
-    "\($r.frame_bytes)-byte UDP/IPv4, \($r.seconds) s x \($r.repeats) per row; kernel \($r.kernel); \($r.placement).\n",
-    "| row | Mpps median | min | max | offered | " + ([$anchors[] | "vs \(.row)"] | join(" | ")) + " |",
-    "|---|---|---|---|---|" + ([$anchors[] | "---"] | join("|")) + "|",
-    ($r.rows[] | . as $x
-      | "| \($x.row) | \($x.median_pps | mpps) | \($x.min_pps | mpps) | \($x.max_pps | mpps) | \($x.offered_pps | mpps) | "
-        + ([$anchors[] | .median_pps as $a | $x.median_pps | ratio($a)] | join(" | ")) + " |")
+    "UDP, \($r.seconds) s x \($r.repeats) per row, medians (min, max); kernel \($r.kernel); \($r.placement).",
+    ($r.rows | group_by([.frame_bytes, .ip]) | sort_by(.[0].ip, .[0].frame_bytes)[]
+     | . as $series
+     | [$series[] | select(.row == "linux-fwd" or .row == "linux-bridge" or .row == "xdp-redirect")] as $anchors
+     | "\n## \($series[0].frame_bytes)-byte frames, IPv\($series[0].ip)\n",
+       "| row | Mpps median | min | max | offered | " + ([$anchors[] | "vs \(.row)"] | join(" | ")) + " |",
+       "|---|---|---|---|---|" + ([$anchors[] | "---"] | join("|")) + "|",
+       ($series[] | . as $x
+         | "| \($x.row) | \($x.median_pps | mpps) | \($x.min_pps | mpps) | \($x.max_pps | mpps) | \($x.offered_pps | mpps) | "
+           + ([$anchors[] | .median_pps as $a | $x.median_pps | ratio($a)] | join(" | ")) + " |"))
 ' "$out/latest.json" > "$out/latest.md"
+
 # The bar chart: median Mpps per row, min-max as error bars.
-jq -r '.rows[] | "\(.row) \(.median_pps / 1e6) \(.min_pps / 1e6) \(.max_pps / 1e6)"' \
+jq -r '.rows[] | "\(.frame_bytes)B-v\(.ip)-\(.row) \(.median_pps / 1e6) \(.min_pps / 1e6) \(.max_pps / 1e6)"' \
   "$out/latest.json" > "$work/chart.dat"
 gnuplot <<PLOT
-set terminal pngcairo size 1000,520 noenhanced
+set terminal pngcairo size 1400,600 noenhanced
 set output "$out/latest.png"
-set title "uplinkd benchmark: ${size}-byte UDP/IPv4, median of ${repeats} (min-max bars); kernel $kernel"
+set title "uplinkd benchmark: UDP, median of ${repeats} (min-max bars); kernel $kernel"
 set ylabel "Mpps"
 set style fill solid 0.7
 set boxwidth 0.6
 set yrange [0:*]
-set xtics rotate by -30
+set xtics rotate by -45 font ",8"
 set grid ytics
 set xrange [-0.6:$(wc -l < "$work/chart.dat") - 0.4]
 set bmargin 8

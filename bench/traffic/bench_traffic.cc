@@ -36,7 +36,8 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kHeaderBytes = 42;  // Ethernet + IPv4 + UDP, as gen.bpf.c rewrites them
+constexpr size_t kHeaderBytesV4 = 42;  // Ethernet + IPv4 + UDP, as gen.bpf.c rewrites them
+constexpr size_t kHeaderBytesV6 = 62;  // Ethernet + IPv6 + UDP
 
 // Runs `fn` on a thread inside the named network namespace and waits for it.
 bool InNetns(const std::string& ns, const std::function<void()>& fn) {
@@ -142,19 +143,27 @@ uint64_t SinkPackets(const Prog& sink) {
   return sum;
 }
 
-uint16_t IpChecksum(const uint8_t* p, size_t len) {
-  uint32_t sum = 0;
-  for (size_t i = 0; i + 1 < len; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+uint32_t Sum16(const uint8_t* p, size_t len, uint32_t sum = 0) {
+  size_t i = 0;
+  for (; i + 1 < len; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+  if (i < len) sum += static_cast<uint32_t>(p[i]) << 8;  // odd tail, padded with zero
+  return sum;
+}
+uint16_t Fold(uint32_t sum) {
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint16_t>(~sum);
+}
+void Put16(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"uplinkd benchmark: one generator -> DUT -> sink measurement"};
-  std::string gen_ns, gen_if, sink_ns, sink_if, src_mac_s, dst_mac_s, src_ip = "198.18.100.1",
-      dst_ip = "198.18.101.2", bpf_dir, redirect_ns, redirect_in, redirect_out;
+  std::string gen_ns, gen_if, sink_ns, sink_if, src_mac_s, dst_mac_s, src_ip, dst_ip, bpf_dir,
+      redirect_ns, redirect_in, redirect_out;
   uint32_t size = 64;
   double seconds = 10, warmup = 1;
   int gen_cpu = 0;
@@ -167,9 +176,10 @@ int main(int argc, char** argv) {
   app.add_option("--sink-if", sink_if)->required();
   app.add_option("--src-mac", src_mac_s)->required();
   app.add_option("--dst-mac", dst_mac_s)->required();
-  app.add_option("--src-ip", src_ip);
-  app.add_option("--dst-ip", dst_ip);
-  app.add_option("--size", size, "frame size on the wire, FCS included (64 = 60 bytes + FCS)")
+  app.add_option("--src-ip", src_ip, "IPv4 or IPv6 source (default 198.18.100.1)");
+  app.add_option("--dst-ip", dst_ip, "same family as --src-ip (default 198.18.101.2)");
+  app.add_option("--size", size,
+                 "frame size on the wire, FCS included (64 = 60 bytes + FCS; IPv6 needs 66)")
       ->check(CLI::Range(64, 1518));
   app.add_option("--seconds", seconds)->check(CLI::Range(0.2, 120.0));
   app.add_option("--warmup", warmup)->check(CLI::Range(0.0, 30.0));
@@ -182,37 +192,59 @@ int main(int argc, char** argv) {
   app.add_option("--redirect-out", redirect_out);
   CLI11_PARSE(app, argc, argv);
 
-  uint8_t src_mac[6], dst_mac[6];
-  in_addr src{}, dst{};
+  const bool v6 = src_ip.find(':') != std::string::npos;
+  if (src_ip.empty()) src_ip = "198.18.100.1";
+  if (dst_ip.empty()) dst_ip = "198.18.101.2";
+  const int family = v6 ? AF_INET6 : AF_INET;
+  uint8_t src_mac[6], dst_mac[6], src[16], dst[16];
   if (!ParseMac(src_mac_s, src_mac) || !ParseMac(dst_mac_s, dst_mac) ||
-      inet_pton(AF_INET, src_ip.c_str(), &src) != 1 || inet_pton(AF_INET, dst_ip.c_str(), &dst) != 1) {
-    std::fprintf(stderr, "bench-traffic: bad MAC or IPv4 address\n");
+      inet_pton(family, src_ip.c_str(), src) != 1 || inet_pton(family, dst_ip.c_str(), dst) != 1) {
+    std::fprintf(stderr, "bench-traffic: bad MAC or IP address (both addresses of one family)\n");
     return 2;
   }
   const uint32_t frame_len = size - 4;  // without the FCS, which the wire adds
+  const size_t header_len = v6 ? kHeaderBytesV6 : kHeaderBytesV4;
+  if (frame_len < header_len) {
+    std::fprintf(stderr, "bench-traffic: --size %u is too small for the headers\n", size);
+    return 2;
+  }
+  // Ethernet, IP, UDP 9 -> 9 (discard); the payload is zeros. The UDP checksum is computed
+  // (mandatory for IPv6): the generator rewrites only headers, so it stays right.
   std::vector<uint8_t> frame(frame_len, 0);
   uint8_t* h = frame.data();
   std::memcpy(h, dst_mac, 6);
   std::memcpy(h + 6, src_mac, 6);
-  h[12] = 0x08;
-  h[13] = 0x00;
+  Put16(h + 12, v6 ? 0x86dd : 0x0800);
   uint8_t* ip = h + 14;
-  ip[0] = 0x45;
-  ip[2] = static_cast<uint8_t>((frame_len - 14) >> 8);
-  ip[3] = static_cast<uint8_t>(frame_len - 14);
-  ip[6] = 0x40;  // DF
-  ip[8] = 64;
-  ip[9] = 17;
-  std::memcpy(ip + 12, &src, 4);
-  std::memcpy(ip + 16, &dst, 4);
-  uint16_t csum = IpChecksum(ip, 20);
-  ip[10] = static_cast<uint8_t>(csum >> 8);
-  ip[11] = static_cast<uint8_t>(csum);
-  uint8_t* udp = ip + 20;
-  udp[1] = 9;  // discard -> discard
-  udp[3] = 9;
-  udp[4] = static_cast<uint8_t>((frame_len - 34) >> 8);
-  udp[5] = static_cast<uint8_t>(frame_len - 34);
+  uint8_t* udp = nullptr;
+  uint32_t pseudo = 0;
+  const uint32_t udp_len = frame_len - static_cast<uint32_t>(header_len) + 8;
+  if (v6) {
+    ip[0] = 0x60;
+    Put16(ip + 4, udp_len);
+    ip[6] = 17;
+    ip[7] = 64;
+    std::memcpy(ip + 8, src, 16);
+    std::memcpy(ip + 24, dst, 16);
+    udp = ip + 40;
+    pseudo = Sum16(ip + 8, 32);
+  } else {
+    ip[0] = 0x45;
+    Put16(ip + 2, frame_len - 14);
+    ip[6] = 0x40;  // DF
+    ip[8] = 64;
+    ip[9] = 17;
+    std::memcpy(ip + 12, src, 4);
+    std::memcpy(ip + 16, dst, 4);
+    Put16(ip + 10, Fold(Sum16(ip, 20)));
+    udp = ip + 20;
+    pseudo = Sum16(ip + 12, 8);
+  }
+  Put16(udp, 9);
+  Put16(udp + 2, 9);
+  Put16(udp + 4, udp_len);
+  uint16_t udp_csum = Fold(Sum16(udp, udp_len, pseudo + 17 + udp_len));
+  Put16(udp + 6, udp_csum == 0 ? 0xffff : udp_csum);
 
   libbpf_set_print([](libbpf_print_level level, const char* fmt, va_list ap) {
     return level == LIBBPF_WARN ? std::vfprintf(stderr, fmt, ap) : 0;
@@ -237,10 +269,12 @@ int main(int argc, char** argv) {
   Prog gen;
   if (gen_index == 0 ||
       !Load(gen, bpf_dir + "/gen.bpf.o", [&](void* ro, size_t n) {
-        // .rodata layout: out_ifindex (4 bytes), then header[42].
-        if (n < 4 + kHeaderBytes) return;
+        // .rodata layout: out_ifindex, ipv6 (4 bytes each), then header[kHeaderBytesV6].
+        if (n < 8 + kHeaderBytesV6) return;
+        uint32_t is_v6 = v6 ? 1 : 0;
         std::memcpy(ro, &gen_index, 4);
-        std::memcpy(static_cast<uint8_t*>(ro) + 4, frame.data(), kHeaderBytes);
+        std::memcpy(static_cast<uint8_t*>(ro) + 4, &is_v6, 4);
+        std::memcpy(static_cast<uint8_t*>(ro) + 8, frame.data(), header_len);
       })) {
     std::fprintf(stderr, "bench-traffic: generator setup failed\n");
     return 1;
