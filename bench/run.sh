@@ -281,6 +281,11 @@ set bmargin 8
 plot "$work/chart.dat" using 0:2:xtic(1) with boxes notitle lc rgb "#3b6ea8", \
      "" using 0:2:3:4 with yerrorbars notitle lc rgb "#222222" pt 0
 PLOT
+# Instructions per forwarded frame in the engine alone (callgrind, stable from run to run).
+if [ "$smoke" = 0 ] && command -v valgrind >/dev/null; then
+  { echo; echo "## Engine instructions per frame (callgrind)"; echo
+    bash bench/callgrind.sh --build-dir "$BIN"; } >> "$out/latest.md"
+fi
 echo; cat "$out/latest.md"
 echo "(also $out/latest.json and $out/latest.png)"
 exit $failed

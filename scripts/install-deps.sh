@@ -14,7 +14,7 @@ packages=(
   # the test rig and the demo: namespaces, veths, ping, traffic
   iproute2 iputils-ping procps kmod ethtool netcat-openbsd iperf3 jq
   # the benchmark harness: CPU pinning, the bar chart
-  util-linux gnuplot-nox
+  util-linux gnuplot-nox valgrind
 )
 
 missing=()
