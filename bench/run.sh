@@ -9,6 +9,9 @@
 # ingress veth runs threaded, pinned to NAPI_CPU (default: the generator's; this placement
 # changes results up to 5x, so it is fixed and reported). The sink counts in XDP and drops.
 #
+# Rows: anchors xdp-redirect, linux-fwd, linux-bridge, testpmd-af_packet, testpmd-af_xdp
+# (dpdk-testpmd io forwarding over net_af_packet / net_af_xdp vdevs); uplinkd-af_packet and
+# uplinkd-af_xdp-{polling,interrupt,adaptive} (L2 cross-connect).
 # Usage: bench/run.sh [--smoke] [--no-build] [--build-dir DIR] [--series LIST] [--seconds S]
 #                     [--repeats N] [--rows a,b]
 #   --series: frame sizes and IP versions, e.g. 64/4,512/4,1500/4,66/6 (the default; sizes on the
@@ -20,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 smoke=0; build=1; build_dir=build; series="64/4,512/4,1500/4,66/6"; seconds=10; warmup=1; repeats=3
-rows="xdp-redirect,linux-fwd,linux-bridge,uplinkd-af_packet,uplinkd-af_xdp-polling,uplinkd-af_xdp-interrupt,uplinkd-af_xdp-adaptive"
+rows="xdp-redirect,linux-fwd,linux-bridge,testpmd-af_packet,testpmd-af_xdp,uplinkd-af_packet,uplinkd-af_xdp-polling,uplinkd-af_xdp-interrupt,uplinkd-af_xdp-adaptive"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1; seconds=1; warmup=0.3; repeats=1; series="64/4,66/6" ;;
@@ -110,9 +113,31 @@ CONF
   done
   echo "bench/run.sh: uplinkd did not start:" >&2; cat "$work/uplinkd.log" >&2; return 1
 }
-stop_uplinkd() {
+# dpdk-testpmd io forwarding between two vdevs on dut0/dut1, its forwarding lcore on DUT_CPU
+# (the main lcore, on GEN_CPU, only waits for input). No hugepages, a private file prefix.
+start_testpmd() {  # $1, $2: the two --vdev arguments
+  rm -f "$work/testpmd.in"; mkfifo "$work/testpmd.in"
+  # Line-buffered, so the log shows when forwarding has started.
+  stdbuf -oL -eL nsenter --net=/run/netns/"$D" dpdk-testpmd -l "$GEN_CPU,$DUT_CPU" \
+    --main-lcore "$GEN_CPU" \
+    --no-huge -m 512 --no-shconf --file-prefix "ubench$tag" --no-pci --vdev "$1" --vdev "$2" \
+    -- --forward-mode=io --auto-start --total-num-mbufs=16384 \
+    < "$work/testpmd.in" > "$work/testpmd.log" 2>&1 &
+  dut_pid=$!
+  # testpmd runs until its input ends: hold the fifo open until stop_dut.
+  exec {testpmd_in}> "$work/testpmd.in"
+  for _ in $(seq 300); do  # testpmd checks link states for up to 9 s
+    grep -q "Press enter to exit" "$work/testpmd.log" 2>/dev/null && return 0
+    kill -0 "$dut_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench/run.sh: dpdk-testpmd did not start:" >&2; cat "$work/testpmd.log" >&2; return 1
+}
+
+stop_dut() {  # uplinkd or dpdk-testpmd
   [ -n "$dut_pid" ] || return 0
   kill "$dut_pid" 2>/dev/null || true; wait "$dut_pid" 2>/dev/null || true; dut_pid=
+  if [ -n "${testpmd_in:-}" ]; then exec {testpmd_in}>&-; testpmd_in=; fi
 }
 
 # Sets the DUT up for row $1; prints the destination MAC the generator must use.
@@ -140,6 +165,12 @@ setup_row() {
       ip -n "$D" link set dut0 master br0; ip -n "$D" link set dut1 master br0
       ip -n "$D" link set br0 up
       in_dut bridge fdb replace "$SINK_MAC" dev dut1 master static
+      ;;
+    testpmd-af_packet)
+      start_testpmd net_af_packet0,iface=dut0,qdisc_bypass=1 net_af_packet1,iface=dut1,qdisc_bypass=1
+      ;;
+    testpmd-af_xdp)
+      start_testpmd net_af_xdp0,iface=dut0 net_af_xdp1,iface=dut1
       ;;
     uplinkd-af_packet)
       start_uplinkd "create host-interface name dut0
@@ -222,7 +253,7 @@ for one in "${series_list[@]}"; do
       samples+=("$(measure "$row" "$dst")")
       offered+=("$(cat "$work/offered")")
     done
-    stop_uplinkd
+    stop_dut
     sorted=$(printf '%s\n' "${samples[@]}" | sort -n)
     min=$(echo "$sorted" | head -1); max=$(echo "$sorted" | tail -1)
     median=$(echo "$sorted" | sed -n "$(( (repeats + 1) / 2 ))p")
@@ -254,7 +285,7 @@ jq -r '
     "UDP, \($r.seconds) s x \($r.repeats) per row, medians (min, max); kernel \($r.kernel); \($r.placement).",
     ($r.rows | group_by([.frame_bytes, .ip]) | sort_by(.[0].ip, .[0].frame_bytes)[]
      | . as $series
-     | [$series[] | select(.row == "linux-fwd" or .row == "linux-bridge" or .row == "xdp-redirect")] as $anchors
+     | [$series[] | select(.row == "linux-fwd" or .row == "linux-bridge" or .row == "xdp-redirect" or (.row | startswith("testpmd")))] as $anchors
      | "\n## \($series[0].frame_bytes)-byte frames, IPv\($series[0].ip)\n",
        "| row | Mpps median | min | max | offered | " + ([$anchors[] | "vs \(.row)"] | join(" | ")) + " |",
        "|---|---|---|---|---|" + ([$anchors[] | "---"] | join("|")) + "|",

@@ -15,6 +15,8 @@ packages=(
   iproute2 iputils-ping procps kmod ethtool netcat-openbsd iperf3 jq
   # the benchmark harness: CPU pinning, the bar chart
   util-linux gnuplot-nox valgrind
+  # DPDK: dpdk-testpmd for the harness's anchor rows (and libdpdk for the dpdk driver)
+  dpdk-dev
 )
 
 missing=()
