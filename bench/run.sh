@@ -1,38 +1,44 @@
 #!/usr/bin/env bash
 # The benchmark harness: uplinkd against the kernel and the limit of the path, in one run, on one
-# topology, with one placement; reports Mpps and ratios to each anchor.
+# topology, with fixed placements; reports Mpps and ratios to each anchor.
 #
 #   gen ns [gen0] ==veth== [dut0] DUT ns [dut1] ==veth== [sink0] sink ns
 #
 # The generator (an XDP program run by BPF_PROG_RUN with live frames, bench/traffic) is pinned to
 # GEN_CPU; the DUT's forwarding thread (uplinkd's worker) to DUT_CPU; the NAPI work of the DUT's
 # ingress veth runs threaded, pinned to NAPI_CPU (default: the generator's; this placement
-# changes results up to 5x, so it is fixed and reported). The sink counts in XDP and drops.
+# changes results up to 5x, so it is fixed and reported). A series marked @dut runs it on the
+# DUT's CPU instead: the DUT then shares its core with the kernel's receive work. The sink
+# counts in XDP and drops.
 #
 # Rows: anchors xdp-redirect, linux-fwd, linux-bridge, testpmd-af_packet, testpmd-af_xdp
 # (dpdk-testpmd io forwarding over net_af_packet / net_af_xdp vdevs); uplinkd-af_packet and
 # uplinkd-af_xdp-{polling,interrupt,adaptive} (L2 cross-connect).
 # Usage: bench/run.sh [--smoke] [--no-build] [--build-dir DIR] [--series LIST] [--seconds S]
 #                     [--repeats N] [--rows a,b]
-#   --series: frame sizes and IP versions, e.g. 64/4,512/4,1500/4,66/6 (the default; sizes on the
-#   wire, FCS included; 66 bytes is the smallest IPv6 UDP frame).
+#   --series: frame sizes and IP versions, e.g. 64/4,512/4,1500/4,66/6,64/4@dut (the default;
+#   sizes on the wire, FCS included; 66 bytes is the smallest IPv6 UDP frame; @dut: the DUT's
+#   ingress NAPI on the DUT's CPU).
 #   --smoke: 1 s per row, once, results in bench/results/tmp/; fails unless every row measured
-#   something (CI runs this). Otherwise results go to bench/results/latest.{md,json}.
+#   something (CI runs this). A full run (default rows and series) writes
+#   bench/results/latest.{md,json,png}; a partial one (--rows, --series) bench/results/tmp/.
+#   --verbose: after each uplinkd row, its `show runtime`, `show errors` and hardware counters.
 # Environment: GEN_CPU (0), DUT_CPU (1), NAPI_CPU (GEN_CPU). Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-smoke=0; build=1; build_dir=build; series="64/4,512/4,1500/4,66/6"; seconds=10; warmup=1; repeats=3
+smoke=0; verbose=0; partial=0; build=1; build_dir=build; series="64/4,512/4,1500/4,66/6,64/4@dut"; seconds=10; warmup=1; repeats=3
 rows="xdp-redirect,linux-fwd,linux-bridge,testpmd-af_packet,testpmd-af_xdp,uplinkd-af_packet,uplinkd-af_xdp-polling,uplinkd-af_xdp-interrupt,uplinkd-af_xdp-adaptive"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) smoke=1; seconds=1; warmup=0.3; repeats=1; series="64/4,66/6" ;;
+    --smoke) smoke=1; seconds=1; warmup=0.3; repeats=1; series="64/4,66/6,64/4@dut" ;;
     --no-build) build=0 ;;
     --build-dir) build_dir=$2; build=0; shift ;;
-    --series) series=$2; shift ;;
+    --series) series=$2; partial=1; shift ;;
+    --verbose) verbose=1 ;;
     --seconds) seconds=$2; shift ;;
     --repeats) repeats=$2; shift ;;
-    --rows) rows=$2; shift ;;
+    --rows) rows=$2; partial=1; shift ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -52,7 +58,7 @@ for f in "$TRAFFIC" "$UPLINKD" "$UPLINKCTL"; do
   [ -x "$f" ] || { echo "bench/run.sh: $f missing (build first)" >&2; exit 1; }
 done
 
-if [ "$smoke" = 1 ]; then out=bench/results/tmp; else out=bench/results; fi
+if [ "$smoke" = 1 ] || [ "$partial" = 1 ]; then out=bench/results/tmp; else out=bench/results; fi
 mkdir -p "$out"
 tag=$$
 G=ubench-gen-$tag; D=ubench-dut-$tag; S=ubench-sink-$tag
@@ -88,11 +94,11 @@ make_topology() {
 # rest stays softirq work on the CPU that raises it (the sink's on the DUT's core: the cost of
 # transmitting is the DUT's). Called once the DUT is up (an XDP program or GRO creates a veth's
 # NAPI instances).
-place_napi() {
+place_napi() {  # $1: the CPU
   local pid
   ip netns exec "$D" sh -c "echo 1 > /sys/class/net/dut0/threaded"
   sleep 0.1
-  for pid in $(pgrep '^napi/dut0-' || true); do taskset -pc "$NAPI_CPU" "$pid" >/dev/null; done
+  for pid in $(pgrep '^napi/dut0-' || true); do taskset -pc "$1" "$pid" >/dev/null; done
 }
 
 start_uplinkd() {  # $1: exec lines (one per line)
@@ -234,18 +240,20 @@ measure() {  # as measure_once, repeated (3 tries at most) while other processes
 
 kernel=$(uname -r)
 echo "uplinkd benchmark: series $series (bytes/IP version), ${seconds} s x ${repeats} per row;" \
-     "generator cpu $GEN_CPU, DUT cpu $DUT_CPU, dut0 NAPI thread cpu $NAPI_CPU; kernel $kernel"
+     "generator cpu $GEN_CPU, DUT cpu $DUT_CPU, dut0 NAPI thread cpu $NAPI_CPU (@dut: $DUT_CPU); kernel $kernel"
 results="[]"
 failed=0
 IFS=, read -ra row_list <<< "$rows"
 IFS=, read -ra series_list <<< "$series"
 for one in "${series_list[@]}"; do
+  napi_cpu=$NAPI_CPU
+  case "$one" in *@dut) napi_cpu=$DUT_CPU; one=${one%@dut} ;; esac
   size=${one%/*}; ipv=${one#*/}
-  echo " ${size}-byte UDP/IPv${ipv}:"
+  echo " ${size}-byte UDP/IPv${ipv}, dut0 NAPI thread on cpu $napi_cpu:"
   for row in "${row_list[@]}"; do
     make_topology
     setup_row "$row"
-    place_napi
+    place_napi "$napi_cpu"
     dst=$SINK_MAC
     [ "$row" = linux-fwd ] && dst=$DUT0_MAC
     samples=(); offered=()
@@ -253,6 +261,11 @@ for one in "${series_list[@]}"; do
       samples+=("$(measure "$row" "$dst")")
       offered+=("$(cat "$work/offered")")
     done
+    if [ "$verbose" = 1 ] && [ "${row#uplinkd}" != "$row" ]; then
+      for c in "show runtime" "show errors" "show hardware-interfaces"; do
+        echo "  -- $c" >&2; "$UPLINKCTL" -s "$work/cli.sock" $c | sed 's/^/    /' >&2
+      done
+    fi
     stop_dut
     sorted=$(printf '%s\n' "${samples[@]}" | sort -n)
     min=$(echo "$sorted" | head -1); max=$(echo "$sorted" | tail -1)
@@ -264,15 +277,16 @@ for one in "${series_list[@]}"; do
     [ "${median%.*}" -gt 0 ] 2>/dev/null || { echo "  $row: no packets measured" >&2; failed=1; }
     results=$(jq -c --arg row "$row" --argjson size "$size" --argjson ip "$ipv" \
       --argjson min "$min" --argjson median "$median" --argjson max "$max" --argjson offered "$off" \
-      '. + [{row: $row, frame_bytes: $size, ip: $ip, min_pps: $min, median_pps: $median,
-             max_pps: $max, offered_pps: $offered}]' <<< "$results")
+      --argjson napi_cpu "$napi_cpu" --argjson shared "$([ "$napi_cpu" = "$DUT_CPU" ] && echo true || echo false)" \
+      '. + [{row: $row, frame_bytes: $size, ip: $ip, napi_cpu: $napi_cpu, napi_on_dut_cpu: $shared,
+             min_pps: $min, median_pps: $median, max_pps: $max, offered_pps: $offered}]' <<< "$results")
   done
 done
 
 jq -n --argjson rows "$results" --arg kernel "$kernel" --arg date "$(date -u +%FT%TZ)" \
   --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg series "$series" --argjson seconds "$seconds" --argjson repeats "$repeats" \
-  --arg placement "generator cpu $GEN_CPU, DUT worker cpu $DUT_CPU, dut0 NAPI thread cpu $NAPI_CPU" \
+  --arg placement "generator cpu $GEN_CPU, DUT worker cpu $DUT_CPU, dut0 NAPI thread cpu $NAPI_CPU unless the table says it shares the DUT's cpu" \
   '{date: $date, commit: $commit, kernel: $kernel, series: $series, seconds: $seconds,
     repeats: $repeats, placement: $placement, rows: $rows}' > "$out/latest.json"
 
@@ -283,10 +297,12 @@ jq -r '
   . as $r
   | "# uplinkd benchmark, \($r.date) (commit \($r.commit))\n",
     "UDP, \($r.seconds) s x \($r.repeats) per row, medians (min, max); kernel \($r.kernel); \($r.placement).",
-    ($r.rows | group_by([.frame_bytes, .ip]) | sort_by(.[0].ip, .[0].frame_bytes)[]
+    ($r.rows | group_by([.napi_on_dut_cpu, .frame_bytes, .ip])
+     | sort_by(.[0].napi_on_dut_cpu, .[0].ip, .[0].frame_bytes)[]
      | . as $series
      | [$series[] | select(.row == "linux-fwd" or .row == "linux-bridge" or .row == "xdp-redirect" or (.row | startswith("testpmd")))] as $anchors
-     | "\n## \($series[0].frame_bytes)-byte frames, IPv\($series[0].ip)\n",
+     | "\n## \($series[0].frame_bytes)-byte frames, IPv\($series[0].ip)"
+       + (if $series[0].napi_on_dut_cpu then ", the DUT sharing its core with the NAPI thread of dut0" else "" end) + "\n",
        "| row | Mpps median | min | max | offered | " + ([$anchors[] | "vs \(.row)"] | join(" | ")) + " |",
        "|---|---|---|---|---|" + ([$anchors[] | "---"] | join("|")) + "|",
        ($series[] | . as $x
@@ -295,7 +311,7 @@ jq -r '
 ' "$out/latest.json" > "$out/latest.md"
 
 # The bar chart: median Mpps per row, min-max as error bars.
-jq -r '.rows[] | "\(.frame_bytes)B-v\(.ip)-\(.row) \(.median_pps / 1e6) \(.min_pps / 1e6) \(.max_pps / 1e6)"' \
+jq -r '.rows[] | "\(.frame_bytes)B-v\(.ip)\(if .napi_on_dut_cpu then "-shared" else "" end)-\(.row) \(.median_pps / 1e6) \(.min_pps / 1e6) \(.max_pps / 1e6)"' \
   "$out/latest.json" > "$work/chart.dat"
 gnuplot <<PLOT
 set terminal pngcairo size 1400,600 noenhanced
@@ -313,7 +329,7 @@ plot "$work/chart.dat" using 0:2:xtic(1) with boxes notitle lc rgb "#3b6ea8", \
      "" using 0:2:3:4 with yerrorbars notitle lc rgb "#222222" pt 0
 PLOT
 # Instructions per forwarded frame in the engine alone (callgrind, stable from run to run).
-if [ "$smoke" = 0 ] && command -v valgrind >/dev/null; then
+if [ "$smoke" = 0 ] && [ "$partial" = 0 ] && command -v valgrind >/dev/null; then
   { echo; echo "## Engine instructions per frame (callgrind)"; echo
     bash bench/callgrind.sh --build-dir "$BIN"; } >> "$out/latest.md"
 fi

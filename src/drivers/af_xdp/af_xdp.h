@@ -43,13 +43,20 @@ struct AfXdpArgs {
   std::string prog;  // the user's XDP object file (`prog FILE`), optional
   bool multi_buffer = true;  // frames larger than a buffer as chains (xdp.frags + XDP_USE_SG)
   std::string netns;  // `netns NS`: the interface lives in that namespace (name or path)
+  // `busy-budget N` (DPDK's af_xdp option of that name): preferred busy polling. The sockets get
+  // SO_PREFER_BUSY_POLL, SO_BUSY_POLL and SO_BUSY_POLL_BUDGET = N, and a poll that finds the rx
+  // ring empty runs the interface's NAPI in the worker's own context (recvfrom) instead of
+  // waiting for softirq or the NAPI thread. 0 (the default) = off: it moves the kernel's
+  // receive work onto the worker's core, which pays only where that work would land there anyway
+  // (and best with the interface's napi_defer_hard_irqs and gro_flush_timeout set).
+  uint32_t busy_budget = 0;
 };
 
 const char* AfXdpModeName(AfXdpArgs::Mode mode);
 
 // Parses the options of VPP's `create interface af_xdp ...` (everything after those three
 // words): host-if IF [name NAME] [num-rx-queues N|all] [rx-queue-size N] [tx-queue-size N]
-// [mode auto|copy|zero-copy] [prog FILE] [netns NS] [no-multi-buffer]
+// [mode auto|copy|zero-copy] [prog FILE] [netns NS] [no-multi-buffer] [busy-budget N]
 // A bad word gives an error naming it. `args` is only written when the whole line parses.
 Status ParseAfXdpCreateArgs(const std::vector<std::string>& words, AfXdpArgs* args);
 

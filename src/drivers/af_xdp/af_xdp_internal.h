@@ -87,6 +87,9 @@ class alignas(64) AfXdpRxQueue final : public RxQueue {
   xsk_ring_cons* rx_ring() { return &rx_; }
   xsk_ring_prod* fill_ring() { return &fill_; }
   void Bind(int fd) { fd_ = fd; }
+  // Cold: a poll that finds the rx ring empty then asks the kernel to run the interface's NAPI
+  // in this thread (preferred busy polling; the socket options are set by the driver).
+  void EnableBusyPoll() { busy_poll_ = true; }
   // Tops the fill ring up from `cache`; returns how many buffers were added. Hot and cold.
   uint32_t Refill(BufferCache& cache) noexcept;
   // Cold: stops Receive (the socket is being closed).
@@ -100,6 +103,7 @@ class alignas(64) AfXdpRxQueue final : public RxQueue {
   xsk_ring_cons rx_{};
   xsk_ring_prod fill_{};
   int fd_ = -1;
+  bool busy_poll_ = false;
   uint8_t* base_;
   uint32_t slot_size_;
   uint32_t fill_size_;

@@ -16,6 +16,8 @@ constexpr uint64_t kMaxQueues = 64;
 // XSK rings: powers of two; the kernel takes any, these bounds keep memory sane.
 constexpr uint64_t kMinRingSize = 64;
 constexpr uint64_t kMaxRingSize = 32768;
+// SO_BUSY_POLL_BUDGET: frames per NAPI poll; the kernel caps it at U16_MAX, NAPI weights are 64.
+constexpr uint64_t kMaxBusyBudget = 1024;
 
 // The value after words[*i], advancing *i past both; an error naming the key when missing.
 Status TakeValue(const std::vector<std::string>& words, size_t* i, const char* what,
@@ -104,6 +106,13 @@ Status ParseAfXdpCreateArgs(const std::vector<std::string>& words, AfXdpArgs* ar
       UPLINKD_RETURN_IF_ERROR(TakeValue(words, &i, "a network namespace", &v));
       if (v.empty()) return Failure(EINVAL, "empty namespace after 'netns'");
       a.netns = v;
+    } else if (key == "busy-budget") {
+      UPLINKD_RETURN_IF_ERROR(TakeValue(words, &i, "a number", &v));
+      std::optional<uint64_t> n = ParseUnsigned(v);
+      if (!n || *n > kMaxBusyBudget) {
+        return Failure(EINVAL, "'{}' must be a number in 0..{}, got '{}'", key, kMaxBusyBudget, v);
+      }
+      a.busy_budget = static_cast<uint32_t>(*n);
     } else if (key == "no-multi-buffer") {
       a.multi_buffer = false;
       ++i;

@@ -75,6 +75,12 @@ uint16_t AfXdpRxQueue::Receive(BufferCache& cache, Buffer** out, uint16_t max) n
   if (fd_ < 0) return 0;
   uint32_t first = 0;
   uint32_t avail = xsk_ring_cons__peek(&rx_, kMaxPeek, &first);
+  if (avail == 0 && busy_poll_) {
+    // Nothing here yet: run the interface's NAPI now, in this thread (SO_PREFER_BUSY_POLL and
+    // the socket's budget), then look again.
+    (void)recvfrom(fd_, nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+    avail = xsk_ring_cons__peek(&rx_, kMaxPeek, &first);
+  }
   uint16_t n = 0;
   uint32_t used = 0;  // descriptors of complete frames, released to the kernel
   Buffer* head = nullptr;
