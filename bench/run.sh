@@ -202,12 +202,13 @@ set interface state dut1 up"
   esac
 }
 
-# CPU time (jiffies) used by user processes other than the generator and uplinkd: a run during
-# which they used noticeable CPU measured the machine's other work too, and is repeated.
+# CPU time (jiffies) used by user processes other than the generator and the DUT (uplinkd or
+# dpdk-testpmd): a run during which they used noticeable CPU measured the machine's other work
+# too, and is repeated.
 other_jiffies() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v self=$$ '{
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v self=$$ -v dut="${dut_pid:-0}" '{
     pid = $1; comm = $2; rest = $0; sub(/^.*\) /, "", rest); split(rest, f, " ")
-    if (pid == 2 || f[2] == 2 || pid == self) next            # kernel threads, this script
+    if (pid == 2 || f[2] == 2 || pid == self || pid == dut) next  # kernel threads, us, the DUT
     if (comm ~ /^\((uplinkd|uplinkd-bench-t|vpp_wk_.*)\)$/) next
     sum += f[12] + f[13]
   } END { print sum + 0 }'

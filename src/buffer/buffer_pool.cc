@@ -46,7 +46,12 @@ class SpinGuard {
   std::atomic_flag& f_;
 };
 
+thread_local BufferCache* thread_cache = nullptr;
+
 }  // namespace
+
+BufferCache* ThreadBufferCache() noexcept { return thread_cache; }
+void SetThreadBufferCache(BufferCache* cache) noexcept { thread_cache = cache; }
 
 Result<std::unique_ptr<BufferPool>> BufferPool::Create(const BufferPoolConfig& config) {
   if (config.buffers == 0) return Failure(EINVAL, "buffers-per-numa must be at least 1");
@@ -54,9 +59,15 @@ Result<std::unique_ptr<BufferPool>> BufferPool::Create(const BufferPoolConfig& c
     return Failure(EINVAL, "default data-size {} is out of range (256..{})", config.data_size,
                    kMaxDataSize);
   }
+  if (config.ext_header_size % 64 != 0 || config.ext_header_size > 4096) {
+    return Failure(EINVAL, "buffer ext header of {} bytes: must be a multiple of 64, at most 4096",
+                   config.ext_header_size);
+  }
   std::unique_ptr<BufferPool> pool(new BufferPool);
   pool->data_size_ = config.data_size;
-  pool->slot_size_ = (kBufferHeaderSize + kBufferHeadroom + config.data_size + 63) & ~63u;
+  pool->ext_header_size_ = config.ext_header_size;
+  pool->slot_size_ =
+      config.ext_header_size + ((kBufferHeaderSize + kBufferHeadroom + config.data_size + 63) & ~63u);
   pool->total_ = config.buffers;
   size_t bytes = static_cast<size_t>(pool->slot_size_) * config.buffers;
 

@@ -21,6 +21,10 @@ struct BufferPoolConfig {
   uint32_t buffers = 16384;      // buffers-per-numa
   uint32_t data_size = 2048;     // default data-size
   bool allow_hugepages = true;   // false with buffers { no-hugetlb }
+  // Bytes reserved in front of every Buffer header for a driver's own per-buffer header, a
+  // multiple of 64: DPDK's mempool object header and rte_mbuf (VPP's "ext header"), so that a
+  // buffer and an mbuf are the same memory. 0 when no driver needs one.
+  uint32_t ext_header_size = 0;
 };
 
 class BufferCache;
@@ -33,11 +37,18 @@ class BufferPool {
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
 
+  // Slot i starts at memory() + i * slot_size(): ext_header_size() bytes of a driver's header,
+  // then the 64-byte Buffer, then its headroom and data area.
   Buffer* FromIndex(uint32_t index) const {
-    return reinterpret_cast<Buffer*>(base_ + static_cast<size_t>(index) * slot_size_);
+    return reinterpret_cast<Buffer*>(base_ + static_cast<size_t>(index) * slot_size_ +
+                                     ext_header_size_);
   }
   uint32_t data_size() const { return data_size_; }
   uint32_t slot_size() const { return slot_size_; }
+  uint32_t ext_header_size() const { return ext_header_size_; }
+  // Where a slot's headroom-and-data area starts, from the slot's start, and its length.
+  uint32_t data_area_offset() const { return ext_header_size_ + kBufferHeaderSize; }
+  uint32_t data_area_size() const { return slot_size_ - data_area_offset(); }
   uint32_t total() const { return total_; }
   bool on_hugepages() const { return on_hugepages_; }
   uint8_t* memory() const { return base_; }
@@ -61,6 +72,7 @@ class BufferPool {
   uint8_t* base_ = nullptr;
   size_t memory_size_ = 0;
   uint32_t slot_size_ = 0;
+  uint32_t ext_header_size_ = 0;
   uint32_t data_size_ = 0;
   uint32_t total_ = 0;
   bool on_hugepages_ = false;
@@ -104,6 +116,12 @@ class BufferCache {
   std::atomic<uint32_t> count_{0};  // written by the owner only; read by `show buffers`
   uint32_t indices_[kCapacity];
 };
+
+// The calling thread's own cache, set by a worker for its lifetime; null elsewhere. For code that
+// allocates and frees buffers behind the driver's back (DPDK's mempool ops, called by PMDs): it
+// uses the worker's cache, and the pool itself where there is none.
+BufferCache* ThreadBufferCache() noexcept;
+void SetThreadBufferCache(BufferCache* cache) noexcept;
 
 // Resets a buffer header to a fresh, empty, single segment.
 inline void ResetBuffer(Buffer* b) {

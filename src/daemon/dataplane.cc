@@ -11,6 +11,9 @@
 #include "common/log.h"
 #include "config/startup_config.h"
 #include "daemon/commands.h"
+#ifdef UPLINKD_WITH_DPDK
+#include "drivers/dpdk/dpdk.h"
+#endif
 #include "graph/engine.h"
 #include "version.h"
 
@@ -41,6 +44,21 @@ EngineConfig MakeEngineConfig(const StartupConfig& cfg) {
   return e;
 }
 
+#ifdef UPLINKD_WITH_DPDK
+// Every port of the dpdk stanza becomes an interface (admin down, polled, as VPP adds them).
+Status AddDpdkPorts(const StartupConfig& cfg, DpdkRuntime& dpdk, Engine& engine) {
+  UPLINKD_RETURN_IF_ERROR(dpdk.AttachPool(engine.pool()));
+  auto ports = dpdk.CreatePorts(cfg, engine.num_workers());
+  if (!ports.ok()) return ports.status();
+  for (DpdkPort& p : *ports) {
+    auto index = engine.AddInterface(p.name, std::move(p.driver), RxMode::kPolling);
+    if (!index.ok()) return index.status();
+    if (!p.tag.empty()) UPLINKD_RETURN_IF_ERROR(engine.SetTag(*index, p.tag));
+  }
+  return Status::Ok();
+}
+#endif
+
 }  // namespace
 
 int RunDataplane(const DataplaneOptions& options) {
@@ -57,12 +75,44 @@ int RunDataplane(const DataplaneOptions& options) {
     if (level) SetLogLevel(level);
   }
   EngineConfig engine_config = MakeEngineConfig(cfg);
+  const bool stanza_lists_devices = !cfg.dpdk.devs.empty() || !cfg.dpdk.vdevs.empty();
+#ifdef UPLINKD_WITH_DPDK
+  const bool use_dpdk = DpdkWanted(cfg);
+  if (use_dpdk) {
+    // Checked before anything starts: a stanza this machine cannot run is an error naming it.
+    if (Status s = CheckDpdkConfig(cfg); !s.ok()) {
+      std::fprintf(stderr, "uplinkd: %s\n", s.message().c_str());
+      return 1;
+    }
+    // An mbuf header in front of every buffer: DPDK and the graph share the buffers.
+    engine_config.buffers.ext_header_size = kDpdkExtHeaderSize;
+  }
+#else
+  const bool use_dpdk = false;
+  if (stanza_lists_devices && PluginEnabled(cfg, "dpdk_plugin.so")) {
+    std::fprintf(stderr, "uplinkd: %s: dpdk { } lists devices, but this uplinkd was built "
+                 "without DPDK (UPLINKD_WITH_DPDK=OFF)\n", options.config_path.c_str());
+    return 1;
+  }
+#endif
+  if (stanza_lists_devices && !use_dpdk) {
+    log->warn("{}: dpdk {{ }} is not used: dpdk_plugin.so is disabled", options.config_path);
+  }
 
   if (options.check_only) {
     std::printf("%s", FormatStartupConfig(cfg).c_str());
     std::printf("# %s: ok (%u worker thread(s), %u buffers of %u bytes)\n",
                 options.config_path.c_str(), engine_config.workers == 0 ? 1 : engine_config.workers,
                 engine_config.buffers.buffers, engine_config.buffers.data_size);
+#ifdef UPLINKD_WITH_DPDK
+    if (use_dpdk) {
+      std::string line;
+      for (const std::string& a : DpdkEalArguments(cfg, cfg.cpu.main_core.value_or(0))) {
+        line += (line.empty() ? "" : " ") + a;
+      }
+      std::printf("# dpdk: EAL %s\n", line.c_str());
+    }
+#endif
     return 0;
   }
 
@@ -90,6 +140,25 @@ int RunDataplane(const DataplaneOptions& options) {
                  engine.status().message().c_str());
     return 1;
   }
+#ifdef UPLINKD_WITH_DPDK
+  // Declared after the engine, so destroyed before it, while the buffer pool under the mempool
+  // still exists; every path out stops the engine (closing the ports) first.
+  std::unique_ptr<DpdkRuntime> dpdk;
+  if (use_dpdk) {
+    auto rt = DpdkRuntime::Init(cfg);
+    if (!rt.ok()) {
+      std::fprintf(stderr, "uplinkd: %s: %s\n", options.config_path.c_str(),
+                   rt.status().message().c_str());
+      return 1;
+    }
+    dpdk = std::move(rt).value();
+    if (Status s = AddDpdkPorts(cfg, *dpdk, **engine); !s.ok()) {
+      std::fprintf(stderr, "uplinkd: %s: %s\n", options.config_path.c_str(), s.message().c_str());
+      (*engine)->Stop();
+      return 1;
+    }
+  }
+#endif
   CommandTable table;
   RegisterBuiltinCommands(table, UPLINKD_VERSION);
   EnabledDrivers enabled;

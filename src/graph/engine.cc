@@ -135,7 +135,24 @@ Result<uint32_t> Engine::FindInterface(std::string_view name) const {
   for (const auto& iface : interfaces_) {
     if (iface && iface->name == name) return iface->sw_if_index;
   }
+  // A tag (dpdk's `dev PCI { tag T }`) names an interface too.
+  for (const auto& iface : interfaces_) {
+    if (iface && !iface->tag.empty() && iface->tag == name) return iface->sw_if_index;
+  }
   return Failure(ENODEV, "unknown interface '{}'", name);
+}
+
+Status Engine::SetTag(uint32_t sw_if_index, std::string tag) {
+  auto iface = Lookup(sw_if_index);
+  if (!iface.ok()) return iface.status();
+  if (!tag.empty()) {
+    auto other = FindInterface(tag);
+    if (other.ok() && *other != sw_if_index) {
+      return Failure(EEXIST, "tag '{}' already names interface {}", tag, *other);
+    }
+  }
+  (*iface)->tag = std::move(tag);
+  return Status::Ok();
 }
 
 Result<uint32_t> Engine::AddInterface(std::string name, std::unique_ptr<Driver> driver,

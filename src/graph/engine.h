@@ -95,7 +95,10 @@ class Engine {
   Result<uint32_t> AddInterface(std::string name, std::unique_ptr<Driver> driver,
                                 RxMode default_mode);
   Status DeleteInterface(uint32_t sw_if_index);
+  // By name, else by tag.
   Result<uint32_t> FindInterface(std::string_view name) const;
+  // Another name to find the interface by (VPP's interface tag; dpdk's `tag`). Control only.
+  Status SetTag(uint32_t sw_if_index, std::string tag);
   bool NameInUse(std::string_view name) const { return FindInterface(name).ok(); }
 
   Status SetAdminUp(uint32_t sw_if_index, bool up);

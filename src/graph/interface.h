@@ -37,6 +37,7 @@ struct Interface {
 
   // Control only.
   std::string name;
+  std::string tag;                 // another name it is found by; may be empty
   std::unique_ptr<Driver> driver;  // null for local0
   std::vector<RxMode> rx_modes;    // per rx queue
   std::vector<uint32_t> rx_worker; // per rx queue: the worker that polls it

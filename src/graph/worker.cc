@@ -137,6 +137,7 @@ void Worker::Run() {
     }
   }
   BufferCache cache(engine_.pool());
+  SetThreadBufferCache(&cache);
   uint64_t loop = 0;
   while (!stop_.load(std::memory_order_acquire)) {
     if (engine_.pause_requested()) {
@@ -187,6 +188,7 @@ void Worker::Run() {
       sched_yield();
     }
   }
+  SetThreadBufferCache(nullptr);
 }
 
 void Worker::Sleep(int timeout_ms) noexcept {

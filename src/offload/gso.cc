@@ -169,4 +169,15 @@ uint32_t SegmentTcp(BufferCache& cache, const Buffer* head, Buffer** out, uint32
   return nseg;
 }
 
+uint32_t FinishOffloads(BufferCache& cache, Buffer* b, Buffer** out) noexcept {
+  if (b->gso_type != kGsoNone) {
+    uint32_t nseg = SegmentTcp(cache, b, out, kMaxGsoSegments);
+    cache.FreeOne(b);
+    return nseg;
+  }
+  if (b->offload_flags & Buffer::kOffloadNeedsCsum) CompleteChainChecksum(cache.pool(), b);
+  out[0] = b;
+  return 1;
+}
+
 }  // namespace uplinkd::offload

@@ -31,4 +31,11 @@ inline constexpr uint32_t kMaxGsoSegments = 128;
 // freed: the caller still owns it.
 uint32_t SegmentTcp(BufferCache& cache, const Buffer* head, Buffer** out, uint32_t max) noexcept;
 
+// Makes `b` ready for a device below us that finishes no offload (af_xdp, a DPDK port without
+// those offloads), as VPP's gso node does: a GSO super-frame becomes its segments and is freed, a
+// partial checksum is completed in place. Writes the frames to send to out[0..ret) (room for
+// kMaxGsoSegments). 0: a super-frame that could not be segmented, freed; the caller counts the
+// drop. Takes ownership of `b` either way.
+uint32_t FinishOffloads(BufferCache& cache, Buffer* b, Buffer** out) noexcept;
+
 }  // namespace uplinkd::offload

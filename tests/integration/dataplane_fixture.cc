@@ -1,5 +1,7 @@
 #include "tests/integration/dataplane_fixture.h"
 
+#include <cstdio>
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -40,8 +42,36 @@ std::unique_ptr<Topology> MakeTopology(int subnet, std::optional<uint32_t> mtu, 
   return ok ? std::move(t) : nullptr;
 }
 
+void ExpectPings(Topology& t) {
+  PingResult v4 = Ping(*t.peer1, t.p2_v4, 3);
+  EXPECT_EQ(v4.received, 3) << v4.output;
+  PingResult v6 = Ping(*t.peer1, t.p2_v6, 3);
+  EXPECT_EQ(v6.received, 3) << v6.output;
+}
+
+void ExpectTransfer(Topology& t, const std::string& to, uint64_t bytes, uint16_t port) {
+  TransferResult r = TcpTransfer(*t.peer1, *t.peer2, to, port, bytes, seconds(60));
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.bytes_received, bytes);
+  EXPECT_EQ(r.sent_digest, r.received_digest);
+  std::printf("  [transfer] %llu bytes to %s in %.2f s (%.2f Gbit/s)\n",
+              static_cast<unsigned long long>(r.bytes_received), to.c_str(), r.seconds,
+              r.gbit_per_second);
+}
+
 std::unique_ptr<Dataplane> Dataplane::Start(Netns& ns, const std::string& extra_conf,
                                             const std::vector<std::string>& exec_lines) {
+  return StartWithConf(
+      ns,
+      [&](const std::string& socket, const std::string& exec) {
+        return fmt::format("unix {{\n  nodaemon\n  cli-listen {}\n  exec {}\n}}\n{}\n", socket,
+                           exec, extra_conf);
+      },
+      exec_lines);
+}
+
+std::unique_ptr<Dataplane> Dataplane::StartWithConf(Netns& ns, const ConfMaker& make_conf,
+                                                    const std::vector<std::string>& exec_lines) {
   auto dp = std::unique_ptr<Dataplane>(new Dataplane);
   dp->dir_ = TempDir::Create();
   if (!dp->dir_) return nullptr;
@@ -51,9 +81,7 @@ std::unique_ptr<Dataplane> Dataplane::Start(Netns& ns, const std::string& extra_
   std::string exec_path = dp->dir_->Path("startup.exec");
   std::string conf_path = dp->dir_->Path("startup.conf");
   dp->dir_->WriteFile("startup.exec", exec);
-  dp->dir_->WriteFile("startup.conf",
-                      fmt::format("unix {{\n  nodaemon\n  cli-listen {}\n  exec {}\n}}\n{}\n",
-                                  dp->socket_, exec_path, extra_conf));
+  dp->dir_->WriteFile("startup.conf", make_conf(dp->socket_, exec_path));
   dp->process_ = ChildProcess::Start({UplinkdBinary(), "dataplane", "-c", conf_path},
                                      ChildOptions{.netns = &ns, .log_path = dp->dir_->Path("uplinkd.log"), .env = {}});
   if (!dp->process_) return nullptr;

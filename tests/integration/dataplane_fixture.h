@@ -6,6 +6,7 @@
 // uplinkd runs in the dut ns with a startup.conf and an exec file the test writes; uplinkctl
 // talks to it over the test's own CLI socket.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,12 +29,23 @@ struct Topology {
 std::unique_ptr<Topology> MakeTopology(int subnet, std::optional<uint32_t> mtu = {},
                                        uint32_t queues = 0);
 
+// Three pings from peer1 to peer2, over IPv4 and IPv6; each must be answered.
+void ExpectPings(Topology& t);
+// `bytes` of TCP from peer1 to `to` on peer2, arriving whole with the same SHA-256.
+void ExpectTransfer(Topology& t, const std::string& to, uint64_t bytes, uint16_t port);
+
 class Dataplane {
  public:
   // Starts `uplinkd dataplane` in `ns` with the given startup.conf body (the fixture adds
   // `unix { cli-listen ... exec ... }`) and exec lines; waits for the CLI to answer.
   static std::unique_ptr<Dataplane> Start(Netns& ns, const std::string& extra_conf,
                                           const std::vector<std::string>& exec_lines);
+  // The same with a whole startup.conf of the test's own: `make_conf` gets the CLI socket and
+  // exec file paths to put in its `unix { }` section.
+  using ConfMaker = std::function<std::string(const std::string& cli_socket,
+                                              const std::string& exec_file)>;
+  static std::unique_ptr<Dataplane> StartWithConf(Netns& ns, const ConfMaker& make_conf,
+                                                  const std::vector<std::string>& exec_lines);
   ~Dataplane();
 
   // uplinkctl COMMAND; fails the test when it does not exit 0.

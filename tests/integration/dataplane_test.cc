@@ -22,22 +22,7 @@ std::vector<std::string> XconnectExec(const Topology& t, const std::string& crea
   };
 }
 
-void ExpectPings(Topology& t) {
-  PingResult v4 = Ping(*t.peer1, t.p2_v4, 3);
-  EXPECT_EQ(v4.received, 3) << v4.output;
-  PingResult v6 = Ping(*t.peer1, t.p2_v6, 3);
-  EXPECT_EQ(v6.received, 3) << v6.output;
-}
 
-void ExpectTransfer(Topology& t, const std::string& to, uint64_t bytes, uint16_t port) {
-  TransferResult r = TcpTransfer(*t.peer1, *t.peer2, to, port, bytes, seconds(60));
-  EXPECT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.bytes_received, bytes);
-  EXPECT_EQ(r.sent_digest, r.received_digest);
-  std::printf("  [transfer] %llu bytes to %s in %.2f s (%.2f Gbit/s)\n",
-              static_cast<unsigned long long>(r.bytes_received), to.c_str(), r.seconds,
-              r.gbit_per_second);
-}
 
 TEST(AfPacketXconnectTest, PingTcpAndCountersMatchThePeers) {
   UPLINKD_RIG_REQUIRE_NETNS();

@@ -31,26 +31,25 @@ namespace uplinkd::af_xdp {
 // The UMEM / buffer offset rule.
 //
 // The UMEM is the pool's whole region, so a UMEM address is a byte offset from
-// BufferPool::memory(), and slot i starts at i * slot_size. Each slot is a 64-byte Buffer header
-// followed by the data area (kBufferHeadroom + data_size bytes); the kernel must never write the
-// header. So:
-// - Fill ring: the address of buffer i is its data area, i * slot_size + kBufferHeaderSize, and
-//   the UMEM chunk size is the data area's length (slot_size - kBufferHeaderSize), in unaligned
-//   chunk mode since that is not a power of two. With a frame headroom of 0 the kernel writes
+// BufferPool::memory(), and slot i starts at i * slot_size. Each slot is the pool's ext header
+// (an mbuf when DPDK shares the pool; often empty) and a 64-byte Buffer header, together
+// data_area_offset bytes, followed by the data area (kBufferHeadroom + data_size bytes); the
+// kernel must never write the headers. So:
+// - Fill ring: the address of buffer i is its data area, i * slot_size + data_area_offset, and
+//   the UMEM chunk size is the data area's length (data_area_size), in unaligned chunk mode
+//   since that is not a power of two. With a frame headroom of 0 the kernel writes
 //   the frame XDP_PACKET_HEADROOM (256) bytes into the chunk, so a received buffer has
 //   Buffer::offset == kRxDataOffset (256, more room in front than kBufferHeadroom's 128: fine
 //   for later encapsulation) and at most kRxFrameCapacity bytes.
 // - Rx ring: in unaligned mode the kernel encodes the data's offset in the address's upper 16
 //   bits (base + (offset << 48)); the driver decodes base + offset, takes the slot index from it
-//   (addr / slot_size) and sets Buffer::offset = addr - slot start - kBufferHeaderSize, so a
+//   (addr / slot_size) and sets Buffer::offset = addr - slot start - data_area_offset, so a
 //   program that moved the frame start (bpf_xdp_adjust_head) is honoured too, and length = the
 //   descriptor's len.
 // - Tx ring: a buffer goes out from where it is: address = data() - memory(), len = length. The
 //   completion ring returns that address; its slot index gives the buffer back.
 inline constexpr uint32_t kRxDataOffset = XDP_PACKET_HEADROOM;
-inline uint32_t UmemChunkSize(const BufferPool& pool) {
-  return pool.slot_size() - kBufferHeaderSize;
-}
+inline uint32_t UmemChunkSize(const BufferPool& pool) { return pool.data_area_size(); }
 inline uint32_t RxFrameCapacity(const BufferPool& pool) {
   return UmemChunkSize(pool) - kRxDataOffset;
 }
@@ -106,6 +105,7 @@ class alignas(64) AfXdpRxQueue final : public RxQueue {
   bool busy_poll_ = false;
   uint8_t* base_;
   uint32_t slot_size_;
+  uint32_t data_area_offset_;  // of a slot: where the UMEM chunk starts
   uint32_t fill_size_;
   BufferPool& pool_;
   Ownership owned_;

@@ -40,6 +40,7 @@ uint32_t Ownership::ReturnAll(BufferPool& pool) noexcept {
 AfXdpRxQueue::AfXdpRxQueue(BufferPool& pool, uint16_t queue_id, uint32_t fill_size)
     : base_(pool.memory()),
       slot_size_(pool.slot_size()),
+      data_area_offset_(pool.data_area_offset()),
       fill_size_(fill_size),
       pool_(pool),
       owned_(pool.total()),
@@ -62,7 +63,7 @@ uint32_t AfXdpRxQueue::Refill(BufferCache& cache) noexcept {
       Buffer* b = bufs[i];
       owned_.Take(b->index);
       *xsk_ring_prod__fill_addr(&fill_, idx + i) =
-          static_cast<uint64_t>(reinterpret_cast<uint8_t*>(b) - base_) + kBufferHeaderSize;
+          static_cast<uint64_t>(reinterpret_cast<uint8_t*>(b) - base_) + kBufferHeaderSize;  // data area
     }
     xsk_ring_prod__submit(&fill_, got);
     added += got;
@@ -95,7 +96,7 @@ uint16_t AfXdpRxQueue::Receive(BufferCache& cache, Buffer** out, uint16_t max) n
     Buffer* b = pool_.FromIndex(index);
     owned_.Give(index);
     b->offset = static_cast<uint16_t>(addr - static_cast<uint64_t>(index) * slot_size_ -
-                                      kBufferHeaderSize);
+                                      data_area_offset_);
     b->length = static_cast<uint16_t>(d->len);
     b->flags = 0;
     b->next = kInvalidBufferIndex;

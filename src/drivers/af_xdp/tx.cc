@@ -120,33 +120,32 @@ uint16_t AfXdpTxQueue::Transmit(BufferCache& cache, Buffer* const* pkts, uint16_
   };
   for (uint16_t i = 0; i < n; ++i) {
     Buffer* b = pkts[i];
-    // No device below us finishes offloads: a partial checksum is completed here, and a GSO
-    // super-frame (the host tap's TCP) leaves as MSS-sized frames, as VPP's gso node does.
-    if (b->gso_type != offload::kGsoNone) {
-      Buffer* segs[offload::kMaxGsoSegments];
-      uint32_t nseg = offload::SegmentTcp(cache, b, segs, offload::kMaxGsoSegments);
-      drop_one(b);
-      if (nseg == 0) {
-        counters.Add(counters.drops_offload, 1);
-        continue;
+    bool plain = b->gso_type == offload::kGsoNone;
+    if (plain && (b->offload_flags & Buffer::kOffloadNeedsCsum) == 0) {  // the common case
+      if (Enqueue(b, &submitted)) {
+        ++queued;
+      } else {
+        drop_one(b);
       }
-      bool all = true;
-      for (uint32_t k = 0; k < nseg; ++k) {
-        if (!Enqueue(segs[k], &submitted)) {
-          all = false;
-          drop_one(segs[k]);
-        }
-      }
-      // The engine counts the super-frame as one packet: sent when all its segments were.
-      if (all) ++queued;
       continue;
     }
-    if (b->offload_flags & Buffer::kOffloadNeedsCsum) offload::CompleteChainChecksum(pool_, b);
-    if (Enqueue(b, &submitted)) {
-      ++queued;
-    } else {
-      drop_one(b);
+    // No device below us finishes offloads: a partial checksum is completed here, and a GSO
+    // super-frame (the host tap's TCP) leaves as MSS-sized frames.
+    Buffer* frames[offload::kMaxGsoSegments];
+    uint32_t nframes = offload::FinishOffloads(cache, b, frames);
+    if (nframes == 0) {
+      counters.Add(counters.drops_offload, 1);
+      continue;
     }
+    bool all = true;
+    for (uint32_t k = 0; k < nframes; ++k) {
+      if (!Enqueue(frames[k], &submitted)) {
+        all = false;
+        drop_one(frames[k]);
+      }
+    }
+    // The engine counts a super-frame as one packet: sent when all its segments were.
+    if (all) ++queued;
   }
   if (ndrop > 0) cache.Free(drop, ndrop);
   if (submitted > 0) {
