@@ -126,7 +126,8 @@ start_testpmd() {  # $1, $2: the two --vdev arguments
   # Line-buffered, so the log shows when forwarding has started.
   stdbuf -oL -eL nsenter --net=/run/netns/"$D" dpdk-testpmd -l "$GEN_CPU,$DUT_CPU" \
     --main-lcore "$GEN_CPU" \
-    --no-huge -m 512 --no-shconf --file-prefix "ubench$tag" --no-pci --vdev "$1" --vdev "$2" \
+    --no-huge -m 512 --no-shconf --file-prefix "ubench$tag" --no-telemetry --no-pci \
+    --vdev "$1" --vdev "$2" \
     -- --forward-mode=io --auto-start --total-num-mbufs=16384 \
     < "$work/testpmd.in" > "$work/testpmd.log" 2>&1 &
   dut_pid=$!
@@ -144,6 +145,7 @@ stop_dut() {  # uplinkd or dpdk-testpmd
   [ -n "$dut_pid" ] || return 0
   kill "$dut_pid" 2>/dev/null || true; wait "$dut_pid" 2>/dev/null || true; dut_pid=
   if [ -n "${testpmd_in:-}" ]; then exec {testpmd_in}>&-; testpmd_in=; fi
+  rm -rf "/var/run/dpdk/ubench$tag"  # testpmd's runtime directory
 }
 
 # Sets the DUT up for row $1; prints the destination MAC the generator must use.

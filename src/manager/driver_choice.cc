@@ -26,7 +26,25 @@ std::vector<DriverSupport> CheckDrivers(const UplinkFacts& uplink) {
                      fmt::format("AF_XDP sockets on {}; MTU {} lowered to {} for the run (no "
                                  "multi-buffer)", uplink.name, uplink.mtu, kAfXdpMtuCap)});
   }
-  table.push_back({"dpdk", false, "the dpdk driver is not part of this build yet"});
+  if (!uplink.dpdk_built) {
+    table.push_back({"dpdk", false, "this build has no dpdk driver (UPLINKD_WITH_DPDK=OFF)"});
+  } else if (!uplink.dpdk_vdev.empty()) {
+    table.push_back({"dpdk", true, fmt::format("the template's vdev {} on {}", uplink.dpdk_vdev,
+                                               uplink.name)});
+  } else if (uplink.pci_id.empty()) {
+    table.push_back({"dpdk", false,
+                     fmt::format("{} is not a PCI device and the template's dpdk {{ }} has no "
+                                 "vdev ...,iface={}", uplink.name, uplink.name)});
+  } else if (uplink.dpdk_noiommu_without_hugepages) {
+    table.push_back({"dpdk", false,
+                     "no free hugepages and vfio in no-IOMMU mode: DPDK without hugepages needs "
+                     "an IOMMU (the Calico guide's caution)"});
+  } else {
+    table.push_back({"dpdk", true,
+                     fmt::format("PCI {} bound to {} for the run (from {})", uplink.pci_id,
+                                 uplink.dpdk_pci_driver,
+                                 uplink.pci_driver.empty() ? "no driver" : uplink.pci_driver)});
+  }
   table.push_back({"af_packet", true, "works on any interface"});
   table.push_back({"none", false,
                    "never chosen automatically: interfaces come from the exec template"});

@@ -18,6 +18,13 @@ struct UplinkFacts {         // what the snapshot says about the uplink
   // someone else's XDP program attached to the uplink (never replaced).
   std::string af_xdp_blocker;
   bool af_xdp_multi_buffer = false;  // jumbo frames as multi-buffer (else the MTU is capped)
+  // dpdk: built in; the template's vdev on this interface ("" = none); the PCI driver the
+  // device would be bound to; whether hugepages are lacking where vfio has no IOMMU.
+  bool dpdk_built = false;
+  std::string dpdk_vdev;
+  std::string pci_driver;         // what the PCI device is bound to now ("virtio-pci")
+  std::string dpdk_pci_driver = "vfio-pci";
+  bool dpdk_noiommu_without_hugepages = false;
 };
 
 // af_xdp without multi-buffer caps the uplink's MTU for the run (as the Calico/VPP guide

@@ -22,8 +22,10 @@
 #include "linux/ethtool_ioctl.h"
 #include "linux/netlink_socket.h"
 #include "linux/netns.h"
+#include "linux/pci.h"
 #include "linux/snapshot.h"
 #include "linux/state_file.h"
+#include "manager/dpdk_template.h"
 #include "manager/driver_choice.h"
 #include "manager/env_config.h"
 #include "manager/render.h"
@@ -42,6 +44,22 @@ constexpr int kStateVersion = 1;
 constexpr auto kDataplaneStartTimeout = std::chrono::seconds(20);
 constexpr auto kTapTimeout = std::chrono::seconds(10);
 constexpr auto kStopTimeout = std::chrono::seconds(10);
+// A PCI device given back to its kernel driver: how long its network interface may take to
+// appear again.
+constexpr auto kNetdevReturnTimeout = std::chrono::seconds(10);
+// What the dpdk driver binds a PCI uplink to when CALICOVPP_SWAP_DRIVER does not say.
+constexpr const char* kDefaultDpdkPciDriver = "vfio-pci";
+
+bool HugepagesFree() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "HugePages_Free:") return value > 0;
+    in.ignore(256, '\n');
+  }
+  return false;
+}
 
 std::string Get(const std::map<std::string, std::string>& env, const char* key,
                 const std::string& fallback) {
@@ -79,7 +97,10 @@ struct State {
   std::string dataplane_netns;
   std::string driver;
   pid_t dataplane_pid = 0;
-  std::string phase;  // "snapshot", "moving", "running"
+  std::string phase;  // "snapshot", "moving", "swapping", "running"
+  // dpdk on a PCI uplink: the PCI driver the device was bound to for the run ("" = none); the
+  // snapshot's pci_driver is the one it goes back to.
+  std::string swapped_to;
 
   json ToJson() const {
     return json{{"version", kStateVersion},
@@ -87,7 +108,8 @@ struct State {
                 {"dataplane_netns", dataplane_netns},
                 {"driver", driver},
                 {"dataplane_pid", dataplane_pid},
-                {"phase", phase}};
+                {"phase", phase},
+                {"swapped_to", swapped_to}};
   }
   static Result<State> FromJson(const json& j, const std::string& path) {
     if (!j.is_object() || !j.contains("snapshot") || !j.value("version", 0)) {
@@ -101,6 +123,7 @@ struct State {
     s.driver = j.value("driver", "");
     s.dataplane_pid = j.value("dataplane_pid", 0);
     s.phase = j.value("phase", "");
+    s.swapped_to = j.value("swapped_to", "");
     return s;
   }
 };
@@ -120,6 +143,13 @@ class Manager {
   UplinkFacts Facts(const LinkSnapshot& snap) const;
   Status Takeover(const DriverSupport& driver);
   Status PreconfigureAfXdp(uint32_t buffer_data_size);
+  // dpdk: the driver's startup.conf edits; on a PCI uplink the device is bound to vfio-pci (or
+  // CALICOVPP_SWAP_DRIVER) and leaves Linux.
+  Status PreconfigureDpdk(Rendered& rendered);
+  std::string DpdkPciDriver() const;
+  // Gives a swapped PCI uplink back to its kernel driver and waits for its interface; returns
+  // its index (named as in the snapshot again).
+  Result<int> ReturnPciUplink(const State& state);
   void DetachLeftoverXdp(int ifindex);
   Status StartDataplane(const std::string& netns, const Rendered& rendered);
   Status ConfigureDataplane(const DriverSupport& driver, const Rendered& rendered);
@@ -138,6 +168,10 @@ class Manager {
   bool af_xdp_multi_buffer_ = false;
   uint32_t run_mtu_ = 0;          // the uplink's MTU during the run (0 = unchanged)
   uint32_t af_xdp_queues_ = 1;    // rx queues (AF_XDP sockets)
+  // dpdk: how the dataplane names (or tags) the uplink, and whether it is a vdev on the Linux
+  // interface (parked in the dataplane's netns) rather than the PCI device itself.
+  std::string dpdk_uplink_;
+  bool dpdk_vdev_ = false;
 };
 
 Status Manager::Open() {
@@ -181,6 +215,10 @@ Status Manager::Restore(const State& state) {
       for (int i = 0; i < 200 && kill(state.dataplane_pid, 0) == 0; ++i) usleep(10000);
     }
   }
+  // A dpdk dataplane that did not exit cleanly left its (empty) EAL runtime directory.
+  if (state.driver == "dpdk" && state.dataplane_pid > 0) {
+    rmdir(fmt::format("/var/run/dpdk/uplinkd-{}", state.dataplane_pid).c_str());
+  }
   // 2. A tap still carrying the uplink's name is ours: remove it so the name is free.
   auto here = nl_->GetLink(snap.name);
   bool uplink_here = false;
@@ -192,7 +230,16 @@ Status Manager::Restore(const State& state) {
       UPLINKD_RETURN_IF_ERROR(nl_->DeleteLink(here->ifindex));
     }
   }
-  // 3. Bring the uplink home from the dataplane's netns.
+  // 3. dpdk on a PCI uplink: the device goes back to its kernel driver, its interface comes
+  //    back (with a new index) and gets its name again.
+  std::optional<int> pci_index;
+  if (!state.swapped_to.empty()) {
+    auto back = ReturnPciUplink(state);
+    if (!back.ok()) return back.status();
+    pci_index = *back;
+    uplink_here = true;
+  }
+  // 4. Bring the uplink home from the dataplane's netns.
   if (!uplink_here && !state.dataplane_netns.empty() && NamedNetnsExists(state.dataplane_netns)) {
     auto dp_fd = OpenNetns(state.dataplane_netns);
     if (!dp_fd.ok()) return dp_fd.status();
@@ -216,7 +263,7 @@ Status Manager::Restore(const State& state) {
     close(*dp_fd);
     UPLINKD_RETURN_IF_ERROR(moved.WithContext("moving " + snap.name + " back"));
   }
-  auto idx = nl_->LinkIndex(snap.name);
+  Result<int> idx = pci_index ? Result<int>(*pci_index) : nl_->LinkIndex(snap.name);
   if (!idx.ok()) {
     // Moved back under its original index but maybe a temporary name: look it up by index.
     auto by_index = nl_->GetLink(snap.ifindex);
@@ -233,6 +280,33 @@ Status Manager::Restore(const State& state) {
   UPLINKD_RETURN_IF_ERROR(RemoveStateFile(options_.state_file));
   log_->info("{} restored in {:.0f} ms", snap.name, MsSince(start));
   return Status::Ok();
+}
+
+Result<int> Manager::ReturnPciUplink(const State& state) {
+  const LinkSnapshot& snap = state.snapshot;
+  PciSysfs pci;
+  UPLINKD_RETURN_IF_ERROR(pci.Restore(snap.pci_id, snap.pci_driver)
+                              .WithContext("giving " + snap.pci_id + " back to " + snap.pci_driver));
+  Clock::time_point deadline = Clock::now() + kNetdevReturnTimeout;
+  std::string name = pci.NetdevName(snap.pci_id);
+  while (name.empty() && Clock::now() < deadline) {
+    usleep(50000);
+    name = pci.NetdevName(snap.pci_id);
+  }
+  if (name.empty()) {
+    return Failure(ENODEV, "{} is bound to {} again but no network interface appeared",
+                   snap.pci_id, snap.pci_driver);
+  }
+  auto link = nl_->GetLink(name);
+  if (!link.ok()) return link.status().WithContext(snap.pci_id + "'s interface " + name);
+  if (name != snap.name) {
+    // A link is renamed only when down; RestoreLink sets its admin state afterwards.
+    UPLINKD_RETURN_IF_ERROR(nl_->SetLinkUp(link->ifindex, false));
+    UPLINKD_RETURN_IF_ERROR(nl_->SetLinkName(link->ifindex, snap.name));
+    log_->info("{} is back from {} as {} (index {}), renamed {}", snap.pci_id, state.swapped_to,
+               name, link->ifindex, snap.name);
+  }
+  return link->ifindex;
 }
 
 Status Manager::StartDataplane(const std::string& netns, const Rendered& rendered) {
@@ -304,11 +378,20 @@ Status Manager::ConfigureDataplane(const DriverSupport& driver, const Rendered& 
     if (uplink.tx_queue_size) create += fmt::format(" tx-queue-size {}", uplink.tx_queue_size);
     if (!af_xdp_multi_buffer_) create += " no-multi-buffer";
     commands.push_back(create);
+  } else if (driver.driver == "dpdk") {
+    uplink_if = dpdk_uplink_;  // made by the dpdk stanza; found by its tag or its vdev name
   } else {
     return Failure(ENOTSUP, "driver {}: {}", driver.driver, driver.reason);
   }
   RxMode mode = uplink.rx_mode.value_or(driver.driver == "af_packet" ? RxMode::kInterrupt
                                                                      : RxMode::kAdaptive);
+  if (driver.driver == "dpdk" && mode != RxMode::kPolling) {
+    if (uplink.rx_mode) {
+      log_->warn("dpdk ports are polled (their rx interrupts are not used): rx mode {} does not "
+                 "apply", RxModeName(mode));
+    }
+    mode = RxMode::kPolling;
+  }
   uint32_t mtu = uplink.mtu.value_or(snap.mtu);
   if (run_mtu_ != 0) mtu = std::min(mtu, run_mtu_);  // the host must not send what cannot pass
   commands.push_back(fmt::format(
@@ -348,7 +431,63 @@ UplinkFacts Manager::Facts(const LinkSnapshot& snap) const {
 #else
   f.af_xdp_blocker = "this build has no af_xdp driver (UPLINKD_WITH_XDP=OFF)";
 #endif
+#ifdef UPLINKD_WITH_DPDK
+  f.dpdk_built = true;
+  // A vdev of the template's dpdk stanza may drive the Linux interface; else the PCI device.
+  RenderInputs in;
+  in.pci_id = snap.pci_id;
+  auto rendered = RenderConfig(config_, in);
+  if (rendered.ok()) f.dpdk_vdev = VdevForInterface(rendered->config, snap.name);
+  f.pci_driver = snap.pci_driver;
+  f.dpdk_pci_driver = DpdkPciDriver();
+  f.dpdk_noiommu_without_hugepages = !HugepagesFree() && VfioNoIommuMode();
+#endif
   return f;
+}
+
+std::string Manager::DpdkPciDriver() const {
+  const std::string& wanted = config_.uplinks[0].new_driver;  // CALICOVPP_SWAP_DRIVER / newDriver
+  return wanted.empty() ? kDefaultDpdkPciDriver : wanted;
+}
+
+Status Manager::PreconfigureDpdk(Rendered& rendered) {
+  const LinkSnapshot& snap = state_.snapshot;
+  const UplinkSpec& uplink = config_.uplinks[0];
+  DpdkTemplateInputs in;
+  in.interface_name = snap.name;
+  in.pci_id = snap.pci_id;
+  if (uplink.num_rx_queues) in.rx_queues = uplink.num_rx_queues;
+  if (uplink.num_tx_queues) in.tx_queues = uplink.num_tx_queues;
+  if (uplink.rx_queue_size) in.rx_desc = uplink.rx_queue_size;
+  if (uplink.tx_queue_size) in.tx_desc = uplink.tx_queue_size;
+  in.hugepages_free = HugepagesFree();
+  auto edit = EditTemplateForDpdk(rendered.config, in);
+  if (!edit.ok()) return edit.status();
+  for (const std::string& note : edit->notes) log_->info("dpdk: {}", note);
+  rendered.startup_conf = FormatStartupConfig(rendered.config);
+  dpdk_uplink_ = edit->uplink_interface;
+  dpdk_vdev_ = edit->uplink_is_vdev;
+  if (dpdk_vdev_) return Status::Ok();  // parked in the dataplane's netns, as for af_packet
+
+  // The PCI device leaves Linux: refused first where that cannot work.
+  if (!in.hugepages_free && VfioNoIommuMode()) {
+    return Failure(EINVAL, "dpdk: no free hugepages and vfio in no-IOMMU mode: DPDK without "
+                   "hugepages needs an IOMMU; reserve hugepages");
+  }
+  std::string target = DpdkPciDriver();
+  PciSysfs pci;
+  if (!pci.DriverRegistered(target)) {
+    Status loaded = LoadKernelModule(target);
+    if (!pci.DriverRegistered(target)) {
+      return Failure(ENOENT, "dpdk: PCI driver {} is not available ({})", target,
+                     loaded.ok() ? "not registered after modprobe" : loaded.message());
+    }
+  }
+  state_.swapped_to = target;
+  state_.phase = "swapping";
+  UPLINKD_RETURN_IF_ERROR(SaveState());  // a crash from here on rebinds the original driver
+  UPLINKD_RETURN_IF_ERROR(nl_->SetLinkUp(snap.ifindex, false));
+  return pci.Bind(snap.pci_id, target).WithContext("dpdk");
 }
 
 // Before the uplink is parked (the settings travel with it): promiscuous mode (the tap's MAC is
@@ -434,7 +573,6 @@ Status Manager::Takeover(const DriverSupport& driver) {
   Clock::time_point start = Clock::now();
   const LinkSnapshot& snap = state_.snapshot;
   state_.driver = driver.driver;
-  std::string netns = driver.driver == "none" ? "" : state_.dataplane_netns;
   RenderInputs inputs;
   inputs.pci_id = snap.pci_id;
   inputs.cli_socket = options_.run_dir + "/cli.sock";
@@ -443,6 +581,11 @@ Status Manager::Takeover(const DriverSupport& driver) {
   if (!rendered.ok()) return rendered.status();
   for (const std::string& w : rendered->warnings) log_->warn("{}", w);
   run_mtu_ = 0;
+  if (driver.driver == "dpdk") UPLINKD_RETURN_IF_ERROR(PreconfigureDpdk(*rendered));
+  // The uplink is parked in the dataplane's netns when a driver there opens it by name; a PCI
+  // device taken by DPDK has left Linux, and `none` leaves everything to the exec template.
+  const bool park = driver.driver != "none" && (driver.driver != "dpdk" || dpdk_vdev_);
+  std::string netns = park ? state_.dataplane_netns : "";
   if (driver.driver == "af_xdp") {
     // AF_XDP needs UMEM chunks of 2048 bytes at least: a buffer's headroom plus its data.
     uint32_t data_size = rendered->config.buffers.default_data_size;
@@ -610,7 +753,7 @@ int Manager::Run() {
   }
   for (const DriverSupport& candidate : Candidates(table, uplink.driver)) {
     if (candidate.driver != "af_packet" && candidate.driver != "af_xdp" &&
-        candidate.driver != "none") {
+        candidate.driver != "dpdk" && candidate.driver != "none") {
       // Refused before anything changes: there is no code in this build to run it.
       log_->error("driver {} cannot be used: {}", candidate.driver, candidate.reason);
       continue;

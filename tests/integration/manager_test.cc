@@ -4,7 +4,8 @@
 //   node ns [eth0 198.18.40.2/24, 2001:db8:40::2/64; default routes + a static route]
 //     ==veth== [peer0 198.18.40.1, 2001:db8:40::1; lo 198.19.1.1, 198.19.2.1] peer ns
 // The veth has 4 queues, 1 in use (ethtool channels), like a multi-queue NIC set to one.
-// Each lifecycle case runs with af_packet and with af_xdp.
+// Each lifecycle case runs with af_packet, af_xdp and dpdk (the template's vdev
+// net_af_packet0,iface=eth0: the PCI path needs the virtual node).
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -106,7 +107,10 @@ class ManagerTest : public testing::Test {
     netns_name_ = UniqueName("mdp");
   }
 
-  std::vector<std::string> Env(const std::string& driver, const std::string& extra_conf = "") {
+  std::vector<std::string> Env(const std::string& driver, std::string extra_conf = "") {
+    // dpdk drives the veth through a vdev of the template (no hugepages here: the manager adds
+    // no-hugetlb and iova-mode va itself).
+    if (driver == "dpdk") extra_conf += "\ndpdk { vdev net_af_packet0,iface=eth0 }\n";
     std::vector<std::string> env = {
         "CALICOVPP_INTERFACE=eth0",
         "UPLINKD_STATE_FILE=" + dir_->Path("state.json"),
@@ -151,15 +155,17 @@ class ManagerTest : public testing::Test {
     EXPECT_TRUE(t.ok) << t.error;
   }
 
-  // The dataplane's name for the uplink: af_packet's host-eth0, af_xdp's eth0.
+  // The dataplane's name for the uplink: af_packet's host-eth0, af_xdp's eth0, dpdk's vdev.
   static std::string UplinkInterface(const std::string& driver) {
+    if (driver == "dpdk") return "net_af_packet0";
     return driver == "af_packet" ? "host-eth0" : "eth0";
   }
 
-  // AF_XDP frames carry no offload metadata: what the peer sends must be finished frames, as
-  // from a real NIC (see AfXdpXconnectTest). af_packet takes the veth's partial checksums.
+  // AF_XDP frames and DPDK's af_packet PMD carry no offload metadata: what the peer sends must be
+  // finished frames, as from a real NIC (see AfXdpXconnectTest). af_packet takes the veth's
+  // partial checksums.
   void PrepareFor(const std::string& driver) {
-    if (driver == "af_xdp") {
+    if (driver == "af_xdp" || driver == "dpdk") {
       ASSERT_TRUE(peer_->ExecOrFail({"ethtool", "-K", "peer0", "tx", "off"}));
     }
   }
@@ -310,9 +316,58 @@ TEST_P(ManagerDriverTest, PartialStateAfterACrashIsRestored) {
   ExpectRestored();
 }
 
-#ifdef UPLINKD_TEST_AF_XDP
+#if defined(UPLINKD_TEST_AF_XDP) && defined(UPLINKD_TEST_DPDK)
+INSTANTIATE_TEST_SUITE_P(Drivers, ManagerDriverTest,
+                         testing::Values("af_packet", "af_xdp", "dpdk"),
+                         [](const auto& p) { return std::string(p.param); });
+#elif defined(UPLINKD_TEST_AF_XDP)
 INSTANTIATE_TEST_SUITE_P(Drivers, ManagerDriverTest, testing::Values("af_packet", "af_xdp"),
                          [](const auto& p) { return std::string(p.param); });
+#endif
+
+#ifdef UPLINKD_TEST_DPDK
+// dpdk on an uplink with no PCI id and no vdev for it in the template: refused before anything
+// changes, saying why; the node keeps its interface exactly as it was.
+TEST_F(ManagerTest, DpdkWithoutPciIdOrVdevIsRefused) {
+  std::vector<std::string> env = Env("dpdk");
+  for (std::string& e : env) {
+    if (e.rfind("CALICOVPP_CONFIG_TEMPLATE=", 0) == 0) e = e.substr(0, e.find("\ndpdk {"));
+  }
+  auto manager = StartManager(env);
+  ASSERT_TRUE(manager);
+  ExitStatus st = manager->Wait(std::chrono::seconds(30));
+  EXPECT_TRUE(st.exited && st.code == 1) << st.ToString() << "\n" << manager->Log();
+  EXPECT_NE(manager->Log().find("eth0 has no PCI id"), std::string::npos) << manager->Log();
+  EXPECT_EQ(manager->Log().find("parking"), std::string::npos) << manager->Log();
+  ExpectRestored();
+}
+
+// The dpdk stanza the manager runs: the vdev kept, no-hugetlb and iova-mode va added where no
+// hugepages are free; the uplink is the vdev's port.
+TEST_F(ManagerTest, DpdkRendersTheStanzaAndDrivesTheUplink) {
+  PrepareFor("dpdk");
+  auto manager = StartManager(Env("dpdk"));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  std::string conf = ReadFileOrEmpty(dir_->Path("startup.conf"));
+  EXPECT_NE(conf.find("vdev net_af_packet0,iface=eth0"), std::string::npos) << conf;
+  std::string meminfo = ReadFileOrEmpty("/proc/meminfo");
+  if (meminfo.find("HugePages_Free:        0") != std::string::npos) {
+    EXPECT_NE(conf.find("iova-mode va"), std::string::npos) << conf;
+    EXPECT_NE(conf.find("buffers {\n  buffers-per-numa 8192\n  no-hugetlb"), std::string::npos)
+        << conf;
+  }
+  json hw = json::parse(Ctl({"show", "hardware-interfaces", "net_af_packet0"}), nullptr, false);
+  ASSERT_TRUE(hw.is_array() && !hw.empty()) << hw.dump();
+  EXPECT_EQ(hw[0]["driver"], "dpdk");
+  ExpectNodeConnected();
+  manager->Signal(SIGTERM);
+  EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
+  ExpectRestored();
+}
+#endif
+
+#ifdef UPLINKD_TEST_AF_XDP
 
 TEST_F(ManagerTest, AutoChoosesAfXdpHereAndRestores) {
   PrepareFor("af_xdp");

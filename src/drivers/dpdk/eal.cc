@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "drivers/dpdk/dpdk_internal.h"
+#include "linux/pci.h"
 
 namespace uplinkd {
 namespace {
@@ -31,12 +32,6 @@ uint64_t FreeHugepages() {
     in.ignore(256, '\n');
   }
   return 0;
-}
-
-bool VfioNoIommuMode() {
-  std::ifstream in("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode");
-  std::string v;
-  return (in >> v) && (v == "Y" || v == "y" || v == "1");
 }
 
 }  // namespace
@@ -160,8 +155,11 @@ Result<std::unique_ptr<DpdkRuntime>> DpdkRuntime::Init(const StartupConfig& cfg)
 DpdkRuntime::~DpdkRuntime() {
   if (mempool_ != nullptr) rte_mempool_free(mempool_);
   // EAL cannot be initialised again in this process; cleanup releases what it holds (memory,
-  // interrupt thread) for a clean exit.
+  // interrupt thread) for a clean exit. Its runtime directory is empty by then (nothing is
+  // shared): it goes too, rather than one per run piling up in /var/run/dpdk.
+  std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  if (!runtime_dir.empty()) rmdir(runtime_dir.c_str());
 }
 
 }  // namespace uplinkd
