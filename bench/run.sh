@@ -12,8 +12,9 @@
 # counts in XDP and drops.
 #
 # Rows: anchors xdp-redirect, linux-fwd, linux-bridge, testpmd-af_packet, testpmd-af_xdp
-# (dpdk-testpmd io forwarding over net_af_packet / net_af_xdp vdevs); uplinkd-af_packet and
-# uplinkd-af_xdp-{polling,interrupt,adaptive} (L2 cross-connect).
+# (dpdk-testpmd io forwarding over net_af_packet / net_af_xdp vdevs); uplinkd-af_packet,
+# uplinkd-af_xdp-{polling,interrupt,adaptive} and uplinkd-dpdk-{af_packet,af_xdp} (uplinkd's
+# dpdk driver over the testpmd rows' vdevs), all L2 cross-connects.
 # Usage: bench/run.sh [--smoke] [--no-build] [--build-dir DIR] [--series LIST] [--seconds S]
 #                     [--repeats N] [--rows a,b]
 #   --series: frame sizes and IP versions, e.g. 64/4,512/4,1500/4,66/6,64/4@dut (the default;
@@ -28,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 smoke=0; verbose=0; partial=0; build=1; build_dir=build; series="64/4,512/4,1500/4,66/6,64/4@dut"; seconds=10; warmup=1; repeats=3
-rows="xdp-redirect,linux-fwd,linux-bridge,testpmd-af_packet,testpmd-af_xdp,uplinkd-af_packet,uplinkd-af_xdp-polling,uplinkd-af_xdp-interrupt,uplinkd-af_xdp-adaptive"
+rows="xdp-redirect,linux-fwd,linux-bridge,testpmd-af_packet,testpmd-af_xdp,uplinkd-af_packet,uplinkd-af_xdp-polling,uplinkd-af_xdp-interrupt,uplinkd-af_xdp-adaptive,uplinkd-dpdk-af_packet,uplinkd-dpdk-af_xdp"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1; seconds=1; warmup=0.3; repeats=1; series="64/4,66/6,64/4@dut" ;;
@@ -101,14 +102,15 @@ place_napi() {  # $1: the CPU
   for pid in $(pgrep '^napi/dut0-' || true); do taskset -pc "$1" "$pid" >/dev/null; done
 }
 
-start_uplinkd() {  # $1: exec lines (one per line)
+start_uplinkd() {  # $1: exec lines (one per line); $2: more startup.conf (optional)
   local sock=$work/cli.sock
   rm -f "$sock"
   printf '%s\n' "$1" > "$work/startup.exec"
   cat > "$work/startup.conf" <<CONF
 unix { nodaemon cli-listen $sock exec $work/startup.exec }
 cpu { main-core $GEN_CPU corelist-workers $DUT_CPU }
-buffers { buffers-per-numa 32768 }
+buffers { buffers-per-numa 32768 ${2:+no-hugetlb} }
+${2:-}
 CONF
   nsenter --net=/run/netns/"$D" "$UPLINKD" dataplane -c "$work/startup.conf" >"$work/uplinkd.log" 2>&1 &
   dut_pid=$!
@@ -188,6 +190,15 @@ set interface l2 xconnect host-dut1 host-dut0
 set interface rx-mode host-dut0 interrupt
 set interface state host-dut0 up
 set interface state host-dut1 up"
+      ;;
+    uplinkd-dpdk-af_packet|uplinkd-dpdk-af_xdp)
+      # The same vdevs as the testpmd rows, through uplinkd's dpdk driver (no hugepages).
+      local pmd=${1#uplinkd-dpdk-} extra=
+      [ "$pmd" = af_packet ] && extra=,qdisc_bypass=1
+      start_uplinkd "set interface l2 xconnect net_${pmd}0 net_${pmd}1
+set interface l2 xconnect net_${pmd}1 net_${pmd}0
+set interface state net_${pmd}0 up
+set interface state net_${pmd}1 up" "dpdk { no-hugetlb iova-mode va vdev net_${pmd}0,iface=dut0$extra vdev net_${pmd}1,iface=dut1$extra }"
       ;;
     uplinkd-af_xdp-*)
       local mode=${1#uplinkd-af_xdp-}
