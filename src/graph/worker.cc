@@ -161,7 +161,7 @@ void Worker::Run() {
       if (a.mode == RxMode::kInterrupt) {
         // Sleep until the fd says more arrived, once a poll found nothing: under load frames
         // keep arriving while the last burst is sent, and a sleep after every short burst
-        // would cost an epoll_wait per burst (~10% of the rate) for nothing.
+        // would cost an epoll_wait per burst for nothing.
         if (n == 0) a.waiting = true;
         continue;
       }

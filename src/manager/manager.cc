@@ -150,6 +150,9 @@ class Manager {
   // Gives a swapped PCI uplink back to its kernel driver and waits for its interface; returns
   // its index (named as in the snapshot again).
   Result<int> ReturnPciUplink(const State& state);
+  // Binds the PCI uplink to `target` for the run (dpdk; `none` with CALICOVPP_SWAP_DRIVER),
+  // recorded first in the state file so that any restore gives it back.
+  Status SwapPciDriver(const std::string& target);
   void DetachLeftoverXdp(int ifindex);
   Status StartDataplane(const std::string& netns, const Rendered& rendered);
   Status ConfigureDataplane(const DriverSupport& driver, const Rendered& rendered);
@@ -474,12 +477,16 @@ Status Manager::PreconfigureDpdk(Rendered& rendered) {
     return Failure(EINVAL, "dpdk: no free hugepages and vfio in no-IOMMU mode: DPDK without "
                    "hugepages needs an IOMMU; reserve hugepages");
   }
-  std::string target = DpdkPciDriver();
+  return SwapPciDriver(DpdkPciDriver());
+}
+
+Status Manager::SwapPciDriver(const std::string& target) {
+  const LinkSnapshot& snap = state_.snapshot;
   PciSysfs pci;
   if (!pci.DriverRegistered(target)) {
     Status loaded = LoadKernelModule(target);
     if (!pci.DriverRegistered(target)) {
-      return Failure(ENOENT, "dpdk: PCI driver {} is not available ({})", target,
+      return Failure(ENOENT, "PCI driver {} is not available ({})", target,
                      loaded.ok() ? "not registered after modprobe" : loaded.message());
     }
   }
@@ -487,7 +494,7 @@ Status Manager::PreconfigureDpdk(Rendered& rendered) {
   state_.phase = "swapping";
   UPLINKD_RETURN_IF_ERROR(SaveState());  // a crash from here on rebinds the original driver
   UPLINKD_RETURN_IF_ERROR(nl_->SetLinkUp(snap.ifindex, false));
-  return pci.Bind(snap.pci_id, target).WithContext("dpdk");
+  return pci.Bind(snap.pci_id, target);
 }
 
 // Before the uplink is parked (the settings travel with it): promiscuous mode (the tap's MAC is
@@ -582,6 +589,16 @@ Status Manager::Takeover(const DriverSupport& driver) {
   for (const std::string& w : rendered->warnings) log_->warn("{}", w);
   run_mtu_ = 0;
   if (driver.driver == "dpdk") UPLINKD_RETURN_IF_ERROR(PreconfigureDpdk(*rendered));
+  if (driver.driver == "none" && !config_.uplinks[0].new_driver.empty()) {
+    // As Calico's `none`: the PCI device goes to CALICOVPP_SWAP_DRIVER for the template's own
+    // dpdk stanza (or exec commands) to take.
+    if (snap.pci_id.empty()) {
+      log_->warn("{} has no PCI id: CALICOVPP_SWAP_DRIVER={} not applied", snap.name,
+                 config_.uplinks[0].new_driver);
+    } else {
+      UPLINKD_RETURN_IF_ERROR(SwapPciDriver(config_.uplinks[0].new_driver));
+    }
+  }
   // The uplink is parked in the dataplane's netns when a driver there opens it by name; a PCI
   // device taken by DPDK has left Linux, and `none` leaves everything to the exec template.
   const bool park = driver.driver != "none" && (driver.driver != "dpdk" || dpdk_vdev_);
