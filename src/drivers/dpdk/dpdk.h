@@ -45,6 +45,11 @@ bool DpdkWanted(const StartupConfig& cfg);
 // caution); `iova-mode pa` only where physical addresses can be had. The error names the option.
 Status CheckDpdkConfig(const StartupConfig& cfg);
 
+// As VPP does before EAL starts: every `dev` not bound to a driver DPDK can use is bound to
+// `uio-driver` (vfio-pci when unset or `auto`), unless its network interface is up (a device
+// in use is an error naming it, never taken). `sysfs` is the PCI sysfs root (tests give one).
+Status BindDpdkDevices(const StartupConfig& cfg, const std::string& sysfs = "/sys/bus/pci");
+
 // The EAL command line for `cfg` (a pure function, for --check and the tests). `main_core`: the
 // lcore EAL runs its main thread on.
 std::vector<std::string> DpdkEalArguments(const StartupConfig& cfg, uint32_t main_core);

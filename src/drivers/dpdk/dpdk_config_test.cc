@@ -1,4 +1,10 @@
 // The dpdk stanza as EAL arguments, and what is refused before anything starts.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "config/startup_config.h"
@@ -66,6 +72,47 @@ TEST(DpdkConfig, RefusedBeforeAnythingStarts) {
   EXPECT_FALSE(pa.ok());
   EXPECT_NE(pa.message().find("iova-mode pa"), std::string::npos) << pa.message();
   EXPECT_TRUE(CheckDpdkConfig(Parse("dpdk { no-hugetlb iova-mode va vdev net_tap0 }")).ok());
+}
+
+// VPP's binding of each `dev` to the uio-driver, against a PCI sysfs tree of the test's own.
+TEST(DpdkConfig, DevicesAreBoundToTheUioDriverUnlessInUse) {
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() / ("dpdk_bind_" + std::to_string(getpid()));
+  fs::remove_all(root);
+  const std::string dev = "0000:00:09.0";
+  for (const char* d : {"virtio-pci", "vfio-pci"}) {
+    fs::create_directories(root / "drivers" / d);
+    std::ofstream(root / "drivers" / d / "bind");
+    std::ofstream(root / "drivers" / d / "unbind");
+  }
+  fs::create_directories(root / "devices" / dev / "net" / "eth1");
+  std::ofstream(root / "devices" / dev / "driver_override");
+  fs::create_directory_symlink(root / "drivers" / "virtio-pci", root / "devices" / dev / "driver");
+  auto read = [](const fs::path& p) {
+    std::stringstream ss;
+    ss << std::ifstream(p).rdbuf();
+    return ss.str();
+  };
+  StartupConfig cfg = Parse("dpdk { dev 0000:00:09.0 no-hugetlb }");
+
+  std::ofstream(root / "devices" / dev / "net" / "eth1" / "flags") << "0x1003\n";  // up
+  Status up = BindDpdkDevices(cfg, root.string());
+  EXPECT_FALSE(up.ok());
+  EXPECT_NE(up.message().find("its interface eth1 is up"), std::string::npos) << up.message();
+  EXPECT_EQ(read(root / "drivers" / "virtio-pci" / "unbind"), "");  // untouched
+
+  std::ofstream(root / "devices" / dev / "net" / "eth1" / "flags") << "0x1002\n";  // down
+  // The tree does not rebind by itself, so the check after binding fails; the writes are there.
+  EXPECT_FALSE(BindDpdkDevices(cfg, root.string()).ok());
+  EXPECT_EQ(read(root / "drivers" / "virtio-pci" / "unbind"), dev);
+  EXPECT_EQ(read(root / "devices" / dev / "driver_override"), "vfio-pci");
+  EXPECT_EQ(read(root / "drivers" / "vfio-pci" / "bind"), dev);
+
+  fs::remove(root / "devices" / dev / "driver");
+  fs::create_directory_symlink(root / "drivers" / "vfio-pci", root / "devices" / dev / "driver");
+  EXPECT_TRUE(BindDpdkDevices(cfg, root.string()).ok());  // bound already
+  EXPECT_TRUE(BindDpdkDevices(Parse("dpdk { dev 0000:00:0a.0 no-pci }"), root.string()).ok());
+  fs::remove_all(root);
 }
 
 }  // namespace

@@ -77,6 +77,39 @@ Status CheckDpdkConfig(const StartupConfig& cfg) {
   return Status::Ok();
 }
 
+Status BindDpdkDevices(const StartupConfig& cfg, const std::string& sysfs) {
+  if (cfg.dpdk.no_pci) return Status::Ok();
+  PciSysfs pci(sysfs);
+  std::string target = cfg.dpdk.uio_driver.empty() || cfg.dpdk.uio_driver == "auto"
+                           ? "vfio-pci"
+                           : cfg.dpdk.uio_driver;
+  for (const StartupConfig::DpdkDev& dev : cfg.dpdk.devs) {
+    auto current = pci.CurrentDriver(dev.pci);
+    if (!current.ok()) return current.status().WithContext("dpdk { dev " + dev.pci + " }");
+    if (*current == "vfio-pci" || *current == "uio_pci_generic" || *current == "igb_uio") continue;
+    std::string netdev = pci.NetdevName(dev.pci);
+    if (!netdev.empty()) {
+      std::ifstream flags(sysfs + "/devices/" + dev.pci + "/net/" + netdev + "/flags");
+      unsigned long value = 0;
+      if (flags >> std::hex >> value && (value & 0x1)) {  // IFF_UP
+        return Failure(EBUSY,
+                       "dpdk {{ dev {} }}: its interface {} is up (in use by Linux); take it down "
+                       "first, or let `uplinkd manager` hand it over",
+                       dev.pci, netdev);
+      }
+    }
+    if (!pci.DriverRegistered(target)) {
+      Status loaded = LoadKernelModule(target);
+      if (!pci.DriverRegistered(target)) {
+        return Failure(ENOENT, "dpdk {{ uio-driver {} }}: the driver is not available ({})", target,
+                       loaded.ok() ? "not registered after modprobe" : loaded.message());
+      }
+    }
+    UPLINKD_RETURN_IF_ERROR(pci.Bind(dev.pci, target).WithContext("dpdk { dev " + dev.pci + " }"));
+  }
+  return Status::Ok();
+}
+
 std::vector<std::string> DpdkEalArguments(const StartupConfig& cfg, uint32_t main_core) {
   const StartupConfig::Dpdk& d = cfg.dpdk;
   std::vector<std::string> args = {"uplinkd", "--no-telemetry", "-l", std::to_string(main_core),
@@ -129,6 +162,7 @@ Result<std::unique_ptr<DpdkRuntime>> DpdkRuntime::Init(const StartupConfig& cfg)
     while (main_core < CPU_SETSIZE && !CPU_ISSET(main_core, &affinity)) ++main_core;
   }
 
+  UPLINKD_RETURN_IF_ERROR(BindDpdkDevices(cfg));
   std::unique_ptr<DpdkRuntime> rt(new DpdkRuntime);
   rt->eal_args_ = DpdkEalArguments(cfg, main_core);
   std::vector<char*> argv;
