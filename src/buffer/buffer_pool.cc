@@ -15,10 +15,7 @@ namespace {
 
 constexpr uint32_t kMaxDataSize = 65535 - kBufferHeadroom;  // segment length is a uint16_t
 
-struct HugepageInfo {
-  uint64_t free_pages = 0;
-  uint64_t page_size = 0;  // bytes
-};
+}  // namespace
 
 HugepageInfo ReadHugepageInfo() {
   HugepageInfo info;
@@ -32,6 +29,8 @@ HugepageInfo ReadHugepageInfo() {
   }
   return info;
 }
+
+namespace {
 
 class SpinGuard {
  public:

@@ -17,6 +17,13 @@
 
 namespace uplinkd {
 
+// The system's default hugepages, from /proc/meminfo (0s when it has none).
+struct HugepageInfo {
+  uint64_t free_pages = 0;
+  uint64_t page_size = 0;  // bytes
+};
+HugepageInfo ReadHugepageInfo();
+
 struct BufferPoolConfig {
   uint32_t buffers = 16384;      // buffers-per-numa
   uint32_t data_size = 2048;     // default data-size

@@ -19,6 +19,7 @@
 #include "cli/client.h"
 #include "common/log.h"
 #include "buffer/buffer.h"
+#include "buffer/buffer_pool.h"
 #include "linux/ethtool_ioctl.h"
 #include "linux/netlink_socket.h"
 #include "linux/netns.h"
@@ -50,16 +51,7 @@ constexpr auto kNetdevReturnTimeout = std::chrono::seconds(10);
 // What the dpdk driver binds a PCI uplink to when CALICOVPP_SWAP_DRIVER does not say.
 constexpr const char* kDefaultDpdkPciDriver = "vfio-pci";
 
-bool HugepagesFree() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t value = 0;
-  while (in >> key >> value) {
-    if (key == "HugePages_Free:") return value > 0;
-    in.ignore(256, '\n');
-  }
-  return false;
-}
+bool HugepagesFree() { return ReadHugepageInfo().free_pages > 0; }
 
 std::string Get(const std::map<std::string, std::string>& env, const char* key,
                 const std::string& fallback) {

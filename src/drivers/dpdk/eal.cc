@@ -23,17 +23,6 @@ namespace {
 // EAL's own heap with --no-huge (ethdev and queue structures; packet buffers are the engine's).
 constexpr uint32_t kNoHugeEalMemoryMb = 256;
 
-uint64_t FreeHugepages() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t value = 0;
-  while (in >> key >> value) {
-    if (key == "HugePages_Free:") return value;
-    in.ignore(256, '\n');
-  }
-  return 0;
-}
-
 }  // namespace
 
 bool DpdkWanted(const StartupConfig& cfg) {
@@ -48,7 +37,7 @@ Status CheckDpdkConfig(const StartupConfig& cfg) {
                    where);
   }
   const bool pci = !d.devs.empty() && !d.no_pci;
-  if (!d.no_hugetlb && FreeHugepages() == 0) {
+  if (!d.no_hugetlb && ReadHugepageInfo().free_pages == 0) {
     return Failure(ENOMEM,
                    "{}: dpdk {{ }} needs hugepages and none are free (HugePages_Free is 0 in "
                    "/proc/meminfo): reserve some, or add `no-hugetlb` and `iova-mode va` to "

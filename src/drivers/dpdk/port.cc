@@ -27,16 +27,6 @@ constexpr uint16_t kMaxQueues = 64;
 
 auto Log() { return Logger("dpdk"); }
 
-size_t HugepageSize() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t value = 0;
-  while (in >> key >> value) {
-    if (key == "Hugepagesize:") return value * 1024;
-    in.ignore(256, '\n');
-  }
-  return 2u << 20;
-}
 
 Status DpdkFailure(int rc, std::string_view what) {
   int err = rc < 0 ? -rc : (rte_errno != 0 ? rte_errno : EIO);
@@ -245,7 +235,7 @@ DriverInfo DpdkDriver::Info() const {
 // so that it can be mapped for a PCI device's DMA.
 Status DpdkRuntime::RegisterExternalMemory() {
   if (extmem_registered_) return Status::Ok();
-  size_t page = pool_->on_hugepages() ? HugepageSize() : static_cast<size_t>(getpagesize());
+  size_t page = pool_->on_hugepages() ? ReadHugepageInfo().page_size : static_cast<size_t>(getpagesize());
   size_t len = (pool_->memory_size() + page - 1) / page * page;  // the mapping covers it whole
   if (rte_extmem_register(pool_->memory(), len, nullptr, 0, page) != 0 && rte_errno != EEXIST) {
     return Failure(rte_errno, "dpdk: register the buffer pool as external memory: {}",
