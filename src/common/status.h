@@ -7,8 +7,10 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace uplinkd {
 
@@ -70,6 +72,28 @@ class [[nodiscard]] Result {
 
  private:
   std::variant<T, Status> v_;
+};
+
+// Collects the failures of steps that are all tried (restores, best-effort clean-ups) and
+// reports them in one Status: the first failure's code, every message.
+class Failures {
+ public:
+  void Add(const Status& status) {
+    if (status.ok()) return;
+    if (code_ == 0) code_ = status.code();
+    messages_.push_back(status.message());
+  }
+  bool empty() const { return messages_.empty(); }
+  Status ToStatus(std::string_view what) const {
+    if (messages_.empty()) return Status::Ok();
+    if (messages_.size() == 1) return Status(code_, fmt::format("{}: {}", what, messages_[0]));
+    return Status(code_, fmt::format("{}: {} failures: {}", what, messages_.size(),
+                                     fmt::join(messages_, "; ")));
+  }
+
+ private:
+  int code_ = 0;
+  std::vector<std::string> messages_;
 };
 
 }  // namespace uplinkd

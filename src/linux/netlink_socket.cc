@@ -126,6 +126,25 @@ Netlink::LinkInfo ParseLink(const nlmsghdr* nlh) {
   info.promiscuity = u32(IFLA_PROMISCUITY);
   info.num_rx_queues = u32(IFLA_NUM_RX_QUEUES);
   info.num_tx_queues = u32(IFLA_NUM_TX_QUEUES);
+  if (const nlattr* a = attrs.tb[IFLA_IFALIAS]; a && mnl_attr_validate(a, MNL_TYPE_STRING) >= 0) {
+    info.alias.assign(static_cast<const char*>(mnl_attr_get_payload(a)),
+                      strnlen(static_cast<const char*>(mnl_attr_get_payload(a)),
+                              mnl_attr_get_payload_len(a)));
+  }
+  if (const nlattr* linkinfo = attrs.tb[IFLA_LINKINFO]; linkinfo != nullptr) {
+    const char* begin = static_cast<const char*>(mnl_attr_get_payload(linkinfo));
+    const char* end = begin + mnl_attr_get_payload_len(linkinfo);
+    for (const nlattr* nested = reinterpret_cast<const nlattr*>(begin);
+         mnl_attr_ok(nested, static_cast<int>(end - reinterpret_cast<const char*>(nested)));
+         nested = mnl_attr_next(nested)) {
+      if (mnl_attr_get_type(nested) == IFLA_INFO_KIND &&
+          mnl_attr_validate(nested, MNL_TYPE_STRING) >= 0) {
+        info.kind.assign(static_cast<const char*>(mnl_attr_get_payload(nested)),
+                         strnlen(static_cast<const char*>(mnl_attr_get_payload(nested)),
+                                 mnl_attr_get_payload_len(nested)));
+      }
+    }
+  }
   return info;
 }
 
@@ -521,6 +540,17 @@ Status Netlink::SetLinkName(int ifindex, const std::string& name) {
   return status.WithContext(fmt::format("rename {} to '{}'", DescribeLink(ifindex), name));
 }
 
+Status Netlink::SetLinkAlias(int ifindex, const std::string& alias) {
+  if (alias.size() >= IFALIASZ) {
+    return Failure(EINVAL, "alias '{}' is longer than {} bytes", alias, IFALIASZ - 1);
+  }
+  Status status = SetLinkAttribute(ifindex, [&](nlmsghdr* nlh) {
+    mnl_attr_put(nlh, IFLA_IFALIAS, alias.size(), alias.data());
+  });
+  if (status.ok()) return status;
+  return status.WithContext(fmt::format("set alias '{}' on {}", alias, DescribeLink(ifindex)));
+}
+
 Status Netlink::MoveLinkToNetns(int ifindex, int netns_fd) {
   Status status = SetLinkAttribute(ifindex, [&](nlmsghdr* nlh) {
     mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, static_cast<uint32_t>(netns_fd));
@@ -634,14 +664,17 @@ Result<std::vector<Netlink::AddressInfo>> Netlink::ListAddresses(int ifindex) {
   return out;
 }
 
-Status Netlink::ChangeAddressInfo(const AddressInfo& addr, bool add) {
+Status Netlink::ChangeAddressInfo(const AddressInfo& addr, AddressChange change) {
+  const bool add = change != AddressChange::kDelete;
   Status status;
   if (addr.ifindex <= 0) status = Failure(EINVAL, "invalid interface index {}", addr.ifindex);
   if (status.ok() && !IsSet(addr.prefix)) status = Failure(EINVAL, "address without a family");
   if (status.ok()) {
     RequestBuffer buf;
-    nlmsghdr* nlh = add ? StartRequest(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
-                        : StartRequest(buf, RTM_DELADDR, 0);
+    nlmsghdr* nlh = change == AddressChange::kAdd
+                        ? StartRequest(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
+                    : change == AddressChange::kReplace ? StartRequest(buf, RTM_NEWADDR, NLM_F_REPLACE)
+                                                        : StartRequest(buf, RTM_DELADDR, 0);
     auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
     ifa->ifa_family = static_cast<uint8_t>(addr.prefix.family);
     ifa->ifa_prefixlen = addr.prefix.prefix_len;
@@ -676,15 +709,23 @@ Status Netlink::ChangeAddressInfo(const AddressInfo& addr, bool add) {
     status = Transact(nlh);
   }
   if (status.ok()) return status;
-  return status.WithContext(fmt::format("{} address {} {} {}", add ? "add" : "delete",
-                                        addr.prefix.ToString(), add ? "to" : "from",
-                                        DescribeLink(addr.ifindex)));
+  const char* verb = change == AddressChange::kAdd       ? "add"
+                     : change == AddressChange::kReplace ? "replace"
+                                                         : "delete";
+  return status.WithContext(fmt::format("{} address {} {} {}", verb, addr.prefix.ToString(),
+                                        add ? "on" : "from", DescribeLink(addr.ifindex)));
 }
 
-Status Netlink::AddAddressInfo(const AddressInfo& addr) { return ChangeAddressInfo(addr, true); }
+Status Netlink::AddAddressInfo(const AddressInfo& addr) {
+  return ChangeAddressInfo(addr, AddressChange::kAdd);
+}
+
+Status Netlink::ReplaceAddressInfo(const AddressInfo& addr) {
+  return ChangeAddressInfo(addr, AddressChange::kReplace);
+}
 
 Status Netlink::DeleteAddressInfo(const AddressInfo& addr) {
-  return ChangeAddressInfo(addr, false);
+  return ChangeAddressInfo(addr, AddressChange::kDelete);
 }
 
 Result<std::vector<RouteInfo>> Netlink::ListRoutes(int family) {
@@ -797,6 +838,41 @@ Result<int> Netlink::OpenSocketNetns() {
   int fd = ioctl(mnl_socket_get_fd(nl_), SIOCGSKNS);
   if (fd < 0) return ErrnoFailure("get the network namespace of the netlink socket (SIOCGSKNS)");
   return fd;
+}
+
+Result<std::unique_ptr<LinkMonitor>> LinkMonitor::Open() {
+  mnl_socket* nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (nl == nullptr) return ErrnoFailure("open netlink socket for link notifications");
+  std::unique_ptr<LinkMonitor> self(new LinkMonitor(nl));
+  if (mnl_socket_bind(nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+    return ErrnoFailure("subscribe to link notifications");
+  }
+  self->rx_buffer_.resize(kRxBufferSize);
+  return self;
+}
+
+LinkMonitor::~LinkMonitor() {
+  if (nl_ != nullptr) mnl_socket_close(nl_);
+}
+
+int LinkMonitor::fd() const { return mnl_socket_get_fd(nl_); }
+
+Result<std::vector<LinkMonitor::Event>> LinkMonitor::Drain() {
+  std::vector<Event> events;
+  while (true) {
+    ssize_t n = mnl_socket_recvfrom(nl_, rx_buffer_.data(), rx_buffer_.size());
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return events;
+      if (errno == EINTR) continue;
+      return ErrnoFailure("read link notifications");
+    }
+    int len = static_cast<int>(n);
+    for (const nlmsghdr* nlh = reinterpret_cast<const nlmsghdr*>(rx_buffer_.data());
+         mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+      if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) continue;
+      events.push_back(Event{nlh->nlmsg_type == RTM_DELLINK, ParseLink(nlh)});
+    }
+  }
 }
 
 }  // namespace uplinkd

@@ -98,6 +98,8 @@ class Netlink {
     uint32_t promiscuity = 0;  // IFLA_PROMISCUITY: the kernel's count (user flag + sockets)
     uint32_t num_rx_queues = 0;
     uint32_t num_tx_queues = 0;
+    std::string kind{};   // IFLA_INFO_KIND: "veth", "tun", ...; "" for a physical device
+    std::string alias{};  // IFLA_IFALIAS (`ip link set dev X alias TEXT`); "" when none
   };
   struct AddressInfo {
     static constexpr uint32_t kForever = 0xffffffff;  // INFINITY_LIFE_TIME
@@ -139,6 +141,8 @@ class Netlink {
   virtual Status SetLinkPromisc(int ifindex, bool on);
   // Most drivers refuse to rename a link that is up (EBUSY): set it down first.
   virtual Status SetLinkName(int ifindex, const std::string& name);
+  // IFLA_IFALIAS; an empty text removes the alias.
+  virtual Status SetLinkAlias(int ifindex, const std::string& alias);
   // The link keeps its name; its index may change in the target namespace (look it up there).
   virtual Status MoveLinkToNetns(int ifindex, int netns_fd);
   virtual Status DeleteLink(int ifindex);
@@ -152,6 +156,9 @@ class Netlink {
   // proto and lifetimes (finite ones are taken as given: adjust them before). EEXIST if present.
   virtual Status AddAddressInfo(const AddressInfo& addr);
   virtual Status DeleteAddressInfo(const AddressInfo& addr);
+  // Sets the flags, lifetimes and metric of an existing address (NLM_F_REPLACE); ENOENT when
+  // there is none. Dropping IFA_F_NODAD this way starts no duplicate address detection.
+  virtual Status ReplaceAddressInfo(const AddressInfo& addr);
 
   // Routes of `family` (AF_INET, AF_INET6, or AF_UNSPEC for both) in every table, IPv6 cache
   // clones excluded.
@@ -180,7 +187,8 @@ class Netlink {
   Status Transact(nlmsghdr* req, const MessageFn& on_message = nullptr);
   Status SetLinkAttribute(int ifindex, const std::function<void(nlmsghdr*)>& fill);
   Status ChangeAddress(int ifindex, const std::string& cidr, bool add);
-  Status ChangeAddressInfo(const AddressInfo& addr, bool add);
+  enum class AddressChange { kAdd, kReplace, kDelete };
+  Status ChangeAddressInfo(const AddressInfo& addr, AddressChange change);
   Status ChangeRoute(const RouteInfo& route, bool add);
   // "link 'veth0' (index 3)", or "link index 3" when the kernel no longer knows it.
   std::string DescribeLink(int ifindex);
@@ -188,6 +196,32 @@ class Netlink {
   mnl_socket* nl_ = nullptr;
   uint32_t portid_ = 0;
   uint32_t seq_ = 0;
+  std::vector<char> rx_buffer_;
+};
+
+// Link notifications (RTNLGRP_LINK) of the network namespace it is opened in: the manager
+// watches the parked uplink with one. Cold path; one thread.
+class LinkMonitor {
+ public:
+  struct Event {
+    bool deleted = false;  // RTM_DELLINK: gone from this namespace (removed or moved away)
+    Netlink::LinkInfo link;
+  };
+  // Subscribes in the calling thread's network namespace (RunInNetns to watch another).
+  static Result<std::unique_ptr<LinkMonitor>> Open();
+  ~LinkMonitor();
+  LinkMonitor(const LinkMonitor&) = delete;
+  LinkMonitor& operator=(const LinkMonitor&) = delete;
+
+  // Readable when notifications are pending (for poll).
+  int fd() const;
+  // Every pending notification, without blocking. ENOBUFS means some were lost (the socket
+  // overran): the caller must re-read the state it cares about.
+  Result<std::vector<Event>> Drain();
+
+ private:
+  explicit LinkMonitor(mnl_socket* nl) : nl_(nl) {}
+  mnl_socket* nl_ = nullptr;
   std::vector<char> rx_buffer_;
 };
 

@@ -154,6 +154,12 @@ bool NamedNetnsExists(const std::string& name) {
   return is_netns;
 }
 
+bool NamedNetnsPathExists(const std::string& name) {
+  if (!CheckNetnsName(name).ok()) return false;
+  struct stat st {};
+  return lstat((kNetnsDir + name).c_str(), &st) == 0;
+}
+
 Result<int> OpenNetns(const std::string& name_or_path) {
   if (name_or_path.empty()) return Failure(EINVAL, "empty network namespace name");
   if (name_or_path.find('/') != std::string::npos) {

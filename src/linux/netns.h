@@ -37,5 +37,8 @@ Status CreateNamedNetns(const std::string& name);
 Status DeleteNamedNetns(const std::string& name);
 // Whether /run/netns/NAME exists and is a network namespace.
 bool NamedNetnsExists(const std::string& name);
+// Whether /run/netns/NAME exists at all: a namespace, or the empty file an interrupted
+// CreateNamedNetns leaves before its bind mount (DeleteNamedNetns removes either).
+bool NamedNetnsPathExists(const std::string& name);
 
 }  // namespace uplinkd

@@ -45,27 +45,6 @@ std::string AddressText(const IpPrefix& p) {
   return text;
 }
 
-// Collects the failures of a multi-step operation that goes on after each one.
-class Failures {
- public:
-  void Add(const Status& status) {
-    if (status.ok()) return;
-    if (code_ == 0) code_ = status.code();
-    messages_.push_back(status.message());
-  }
-  bool empty() const { return messages_.empty(); }
-  Status ToStatus(std::string_view what) const {
-    if (messages_.empty()) return Status::Ok();
-    if (messages_.size() == 1) return Status(code_, fmt::format("{}: {}", what, messages_[0]));
-    return Status(code_, fmt::format("{}: {} failures: {}", what, messages_.size(),
-                                     fmt::join(messages_, "; ")));
-  }
-
- private:
-  int code_ = 0;
-  std::vector<std::string> messages_;
-};
-
 // IPv6 privacy addresses are the kernel's: it makes new ones as it likes.
 bool IsTemporary(const AddressInfo& a) {
   return a.prefix.family == AF_INET6 && (a.flags & IFA_F_TEMPORARY) != 0;
@@ -253,8 +232,18 @@ Status RemoveExtraRoutes(Netlink& nl, int ifindex, const std::vector<RouteInfo>&
   return failures.ToStatus("remove routes that are not in the snapshot");
 }
 
+// IPv6 addresses go on without duplicate address detection: they were unique on this link
+// already (the tap and the returning uplink are the same station), and DAD would cut IPv6 for a
+// second or more at takeover and at restore. A link-local the kernel made itself and is still
+// testing (the link just came up) is replaced the same way. The snapshot's own flags are set
+// afterwards: dropping IFA_F_NODAD from an address starts no DAD.
 Status ApplyAddresses(Netlink& nl, const std::vector<AddressInfo>& wanted) {
   Failures failures;
+  std::vector<AddressInfo> present;
+  if (!wanted.empty()) {
+    Result<std::vector<AddressInfo>> current = nl.ListAddresses(wanted[0].ifindex);
+    if (current.ok()) present = std::move(current).value();
+  }
   // IPv4 in listing order: primaries then secondaries, as the kernel appends them. IPv6 in
   // reverse: the kernel lists the newest address of a scope first.
   std::vector<const AddressInfo*> order;
@@ -265,8 +254,21 @@ Status ApplyAddresses(Netlink& nl, const std::vector<AddressInfo>& wanted) {
     if (it->prefix.family == AF_INET6) order.push_back(&*it);
   }
   for (const AddressInfo* a : order) {
-    Status status = nl.AddAddressInfo(*a);
+    AddressInfo add = *a;
+    const bool v6 = a->prefix.family == AF_INET6;
+    if (v6) {
+      add.flags |= IFA_F_NODAD;
+      auto it = std::find_if(present.begin(), present.end(), [&](const AddressInfo& p) {
+        return p.prefix == a->prefix && (p.flags & IFA_F_TENTATIVE) != 0;
+      });
+      if (it != present.end()) {
+        Status status = nl.DeleteAddressInfo(*it);
+        if (!status.ok() && status.code() != EADDRNOTAVAIL) failures.Add(status);
+      }
+    }
+    Status status = nl.AddAddressInfo(add);
     if (!status.ok() && status.code() != EEXIST) failures.Add(status);
+    if (v6 && status.ok() && (a->flags & IFA_F_NODAD) == 0) failures.Add(nl.ReplaceAddressInfo(*a));
   }
   return failures.ToStatus("apply addresses");
 }

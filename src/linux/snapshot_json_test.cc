@@ -238,6 +238,15 @@ class FakeNetlink : public Netlink {
     addresses.push_back(a);
     return Status::Ok();
   }
+  Status ReplaceAddressInfo(const AddressInfo& a) override {
+    for (AddressInfo& have : addresses) {
+      if (have.ifindex == a.ifindex && have.prefix == a.prefix) {
+        have.flags = a.flags;
+        return Status::Ok();
+      }
+    }
+    return Failure(ENOENT, "no such address");
+  }
   Status DeleteAddressInfo(const AddressInfo& a) override {
     calls.push_back(fmt::format("deladdr {} {}", a.ifindex, a.prefix.ToString()));
     std::erase_if(addresses, [&](const AddressInfo& h) {

@@ -46,8 +46,9 @@ std::vector<DriverSupport> CheckDrivers(const UplinkFacts& uplink) {
                                  uplink.pci_driver.empty() ? "no driver" : uplink.pci_driver)});
   }
   table.push_back({"af_packet", true, "works on any interface"});
-  table.push_back({"none", false,
-                   "never chosen automatically: interfaces come from the exec template"});
+  table.push_back({"none", true,
+                   "interfaces come from the exec template (never chosen automatically)",
+                   /*automatic=*/false});
   return table;
 }
 
@@ -55,7 +56,7 @@ std::vector<DriverSupport> Candidates(const std::vector<DriverSupport>& table,
                                       const std::string& requested) {
   std::vector<DriverSupport> out;
   for (const DriverSupport& d : table) {
-    if (requested.empty() ? d.supported : d.driver == requested) out.push_back(d);
+    if (requested.empty() ? d.supported && d.automatic : d.driver == requested) out.push_back(d);
   }
   if (!requested.empty() && out.empty()) out.push_back({requested, false, "unknown driver"});
   return out;

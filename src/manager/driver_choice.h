@@ -42,14 +42,16 @@ struct DriverSupport {
   std::string driver;     // af_packet, af_xdp, dpdk, virtio, avf, none
   bool supported = false;
   std::string reason;     // why (not): shown in --check and in the log
+  bool automatic = true;  // auto selection may pick it (`none` only when named)
 };
 
 // Every driver, in auto-selection order (virtio/avf, af_xdp, dpdk, af_packet; `none` last and
 // never chosen automatically).
 std::vector<DriverSupport> CheckDrivers(const UplinkFacts& uplink);
 
-// The drivers to try: the explicit one alone (even if a check failed: the user asked for it,
-// the log warns), or the supported ones in order when `requested` is empty (auto).
+// The drivers to try: the explicit one alone (when its check failed, the manager refuses it
+// with the reason before changing anything), or the supported automatic ones in order when
+// `requested` is empty (auto).
 std::vector<DriverSupport> Candidates(const std::vector<DriverSupport>& table,
                                       const std::string& requested);
 

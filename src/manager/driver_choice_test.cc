@@ -52,7 +52,7 @@ TEST(DriverChoiceTest, JumboMtuIsCappedWithoutMultiBuffer) {
   EXPECT_EQ(AfXdpRunMtu(9000, true, 1902), 9000u);
 }
 
-TEST(DriverChoiceTest, ExplicitDriverIsTriedEvenWhenAChecksFails) {
+TEST(DriverChoiceTest, ExplicitDriverIsTheOnlyCandidateEvenWhenItsCheckFails) {
   UplinkFacts facts = Facts("veth", "", 1500);
   facts.af_xdp_blocker = "kernel 5.3 is older than 5.4, which AF_XDP needs";
   auto table = CheckDrivers(facts);
@@ -61,6 +61,8 @@ TEST(DriverChoiceTest, ExplicitDriverIsTriedEvenWhenAChecksFails) {
   EXPECT_EQ(candidates[0].driver, "af_xdp");
   EXPECT_FALSE(candidates[0].supported);
   EXPECT_EQ(Candidates(table, "none")[0].driver, "none");
+  EXPECT_TRUE(Candidates(table, "none")[0].supported);
+  for (const DriverSupport& d : Candidates(table, "")) EXPECT_NE(d.driver, "none");
 }
 
 TEST(DriverChoiceTest, DpdkTakesAPciDeviceOrATemplateVdev) {

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -10,6 +12,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -18,6 +22,8 @@
 
 #include "cli/client.h"
 #include "common/log.h"
+#include "common/parse.h"
+#include "drivers/tap/host_tap_marker.h"
 #include "buffer/buffer.h"
 #include "buffer/buffer_pool.h"
 #include "linux/ethtool_ioctl.h"
@@ -48,6 +54,9 @@ constexpr auto kStopTimeout = std::chrono::seconds(10);
 // A PCI device given back to its kernel driver: how long its network interface may take to
 // appear again.
 constexpr auto kNetdevReturnTimeout = std::chrono::seconds(10);
+// A host tap whose index was never recorded belongs to a dataplane that died with its manager:
+// how long it may take to go away with that dataplane.
+constexpr auto kUnrecordedTapTimeout = std::chrono::seconds(2);
 // What the dpdk driver binds a PCI uplink to when CALICOVPP_SWAP_DRIVER does not say.
 constexpr const char* kDefaultDpdkPciDriver = "vfio-pci";
 
@@ -89,10 +98,14 @@ struct State {
   std::string dataplane_netns;
   std::string driver;
   pid_t dataplane_pid = 0;
-  std::string phase;  // "snapshot", "moving", "swapping", "running"
+  // "snapshot", "preconfig", "swapping", "moving", "starting", "configuring", "running"
+  std::string phase;
   // dpdk on a PCI uplink: the PCI driver the device was bound to for the run ("" = none); the
   // snapshot's pci_driver is the one it goes back to.
   std::string swapped_to;
+  int tap_ifindex = 0;  // the host tap, once it appeared (see IsOurTap)
+  // Files the run writes (startup.conf, exec file, CLI socket), recorded before they are.
+  std::vector<std::string> runtime_files;
 
   json ToJson() const {
     return json{{"version", kStateVersion},
@@ -101,7 +114,9 @@ struct State {
                 {"driver", driver},
                 {"dataplane_pid", dataplane_pid},
                 {"phase", phase},
-                {"swapped_to", swapped_to}};
+                {"swapped_to", swapped_to},
+                {"tap_ifindex", tap_ifindex},
+                {"runtime_files", runtime_files}};
   }
   static Result<State> FromJson(const json& j, const std::string& path) {
     if (!j.is_object() || !j.contains("snapshot") || !j.value("version", 0)) {
@@ -116,6 +131,12 @@ struct State {
     s.dataplane_pid = j.value("dataplane_pid", 0);
     s.phase = j.value("phase", "");
     s.swapped_to = j.value("swapped_to", "");
+    s.tap_ifindex = j.value("tap_ifindex", 0);
+    if (auto files = j.find("runtime_files"); files != j.end() && files->is_array()) {
+      for (const json& f : *files) {
+        if (f.is_string()) s.runtime_files.push_back(f.get<std::string>());
+      }
+    }
     return s;
   }
 };
@@ -128,27 +149,51 @@ class Manager {
   int Run();
 
  private:
+  struct RestoreOutcome {
+    Status status;              // every failure, in one message
+    bool uplink_found = true;   // false: the uplink is nowhere (unplugged, deleted)
+  };
+
   Status Open();
-  Status RestoreFromStateFile();
-  Status Restore(const State& state);
+  // Undoes an earlier run's state file, if any; `uplink_missing` says whether its uplink is gone.
+  Status RestoreFromStateFile(bool* uplink_missing);
+  RestoreOutcome Restore(const State& state);
+  void StopEarlierDataplane(pid_t pid);
+  void RemoveStaleDpdkRuntimeDirs();
+  // Moves the parked uplink home (renamed back first if it was renamed there); `still_parked`
+  // says whether it is still in the dataplane's netns afterwards.
+  Status BringUplinkHome(const State& state, bool name_taken, bool* still_parked);
+  // Our host tap, positively: a tun device with uplinkd's alias at the index recorded for it.
+  bool IsOurTap(const Netlink::LinkInfo& link, const State& state) const;
+  // Renames the state file to STATE.failed-TIME (for the operator); returns the new name.
+  std::string MoveStateFileAside();
   Status SaveState();
+  // A SIGTERM or SIGINT is pending (they are blocked and taken by Supervise): the takeover
+  // stops at its next step and the node is restored.
+  bool StopRequested() const;
   UplinkFacts Facts(const LinkSnapshot& snap) const;
-  Status Takeover(const DriverSupport& driver);
+  // `rendered` is the configuration rendered (and validated) once for every driver.
+  Status Takeover(const DriverSupport& driver, Rendered rendered);
+  Result<Rendered> Render() const;
   Status PreconfigureAfXdp(uint32_t buffer_data_size);
   // dpdk: the driver's startup.conf edits; on a PCI uplink the device is bound to vfio-pci (or
   // CALICOVPP_SWAP_DRIVER) and leaves Linux.
   Status PreconfigureDpdk(Rendered& rendered);
   std::string DpdkPciDriver() const;
   // Gives a swapped PCI uplink back to its kernel driver and waits for its interface; returns
-  // its index (named as in the snapshot again).
-  Result<int> ReturnPciUplink(const State& state);
+  // its index (named as in the snapshot again, unless another link has that name).
+  Result<int> ReturnPciUplink(const State& state, bool name_taken);
   // Binds the PCI uplink to `target` for the run (dpdk; `none` with CALICOVPP_SWAP_DRIVER),
   // recorded first in the state file so that any restore gives it back.
   Status SwapPciDriver(const std::string& target);
   void DetachLeftoverXdp(int ifindex);
   Status StartDataplane(const std::string& netns, const Rendered& rendered);
   Status ConfigureDataplane(const DriverSupport& driver, const Rendered& rendered);
+  // The host tap just made by `create tap`: checked to be ours and recorded.
+  Status AdoptTap();
   void StopDataplane();
+  // Watches the parked uplink from inside the dataplane's netns (vanished, carrier).
+  Status WatchParkedUplink();
   int Supervise();
 
   const ManagerOptions options_;
@@ -167,6 +212,10 @@ class Manager {
   // interface (parked in the dataplane's netns) rather than the PCI device itself.
   std::string dpdk_uplink_;
   bool dpdk_vdev_ = false;
+  // The uplink parked in the dataplane's netns: its index there (0 = not parked) and a
+  // subscription to its link notifications.
+  int parked_ifindex_ = 0;
+  std::unique_ptr<LinkMonitor> uplink_monitor_;
 };
 
 Status Manager::Open() {
@@ -183,101 +232,230 @@ Status Manager::SaveState() {
   return WriteStateFileAtomic(options_.state_file, state_.ToJson());
 }
 
-Status Manager::RestoreFromStateFile() {
+Status Manager::RestoreFromStateFile(bool* uplink_missing) {
+  *uplink_missing = false;
   auto read = ReadStateFile(options_.state_file);
-  if (!read.ok()) return read.status();
+  if (!read.ok()) {
+    std::string aside = MoveStateFileAside();
+    return read.status().WithContext(fmt::format("kept as {}", aside));
+  }
   if (!read->has_value()) return Status::Ok();
   auto state = State::FromJson(**read, options_.state_file);
-  if (!state.ok()) return state.status();
+  if (!state.ok()) {
+    // Unreadable: nothing in it can be undone. Kept aside for the operator, never in the way of
+    // the next start.
+    std::string aside = MoveStateFileAside();
+    return state.status().WithContext(fmt::format("kept as {}", aside));
+  }
   log_->warn("found {} from an earlier run (phase '{}'): restoring {} first",
              options_.state_file, state->phase, state->snapshot.name);
-  return Restore(*state);
+  RestoreOutcome outcome = Restore(*state);
+  *uplink_missing = !outcome.uplink_found;
+  return outcome.status;
+}
+
+std::string Manager::MoveStateFileAside() {
+  char stamp[32] = {0};
+  time_t now = time(nullptr);
+  tm utc{};
+  gmtime_r(&now, &utc);
+  strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+  std::string aside = fmt::format("{}.failed-{}", options_.state_file, stamp);
+  if (rename(options_.state_file.c_str(), aside.c_str()) != 0 && errno != ENOENT) {
+    // It must not block the next start: remove it rather than keep it in place.
+    log_->error("cannot keep {} as {}: {}; removing it", options_.state_file, aside,
+                std::strerror(errno));
+    unlink(options_.state_file.c_str());
+    return "(removed)";
+  }
+  return aside;
+}
+
+void Manager::StopEarlierDataplane(pid_t pid) {
+  if (pid <= 0 || pid == child_ || kill(pid, 0) != 0) return;
+  char exe[256] = {0};
+  std::string link = fmt::format("/proc/{}/exe", pid);
+  ssize_t n = readlink(link.c_str(), exe, sizeof exe - 1);
+  // A recycled pid belongs to someone else: only an uplinkd binary is ours to stop.
+  if (n <= 0 || std::string(exe).find("uplinkd") == std::string::npos) return;
+  log_->info("stopping the earlier dataplane (pid {})", pid);
+  kill(pid, SIGKILL);
+  for (int i = 0; i < 200 && kill(pid, 0) == 0; ++i) usleep(10000);
+}
+
+// EAL runtime directories (/var/run/dpdk/uplinkd-PID) of dataplanes that are gone: a dataplane
+// killed before the state file recorded its pid is found by this name.
+void Manager::RemoveStaleDpdkRuntimeDirs() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/var/run/dpdk", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("uplinkd-", 0) != 0) continue;
+    std::optional<uint64_t> pid = ParseUnsigned(name.substr(8));
+    if (!pid || *pid == 0 || *pid > INT32_MAX) continue;
+    if (kill(static_cast<pid_t>(*pid), 0) == 0 || errno != ESRCH) continue;
+    std::filesystem::remove_all(entry.path(), ec);
+  }
+}
+
+bool Manager::IsOurTap(const Netlink::LinkInfo& link, const State& state) const {
+  return link.kind == "tun" && HasHostTapAlias(link.alias) && state.tap_ifindex == link.ifindex;
 }
 
 // Puts the uplink back as the snapshot describes it, from whatever state a run left: dataplane
-// alive or dead, uplink parked in the dataplane's netns or already back, tap present or gone.
-Status Manager::Restore(const State& state) {
+// alive or dead, uplink parked in the dataplane's netns or already back, tap present or gone,
+// the uplink itself gone. Every step is tried; everything that is ours is removed; a link that
+// is not positively ours is never deleted, renamed or reconfigured. The state file is removed
+// when all went well, else kept aside (STATE.failed-TIME) with every failure in the log.
+Manager::RestoreOutcome Manager::Restore(const State& recorded) {
   Clock::time_point start = Clock::now();
+  State state = recorded;
   const LinkSnapshot& snap = state.snapshot;
+  Failures failures;
+  RestoreOutcome outcome;
   // 1. No dataplane may hold the uplink any more.
-  if (state.dataplane_pid > 0 && kill(state.dataplane_pid, 0) == 0) {
-    char exe[256] = {0};
-    std::string link = fmt::format("/proc/{}/exe", state.dataplane_pid);
-    ssize_t n = readlink(link.c_str(), exe, sizeof exe - 1);
-    if (n > 0 && std::string(exe).find("uplinkd") != std::string::npos) {
-      log_->info("stopping the earlier dataplane (pid {})", state.dataplane_pid);
-      kill(state.dataplane_pid, SIGKILL);
-      for (int i = 0; i < 200 && kill(state.dataplane_pid, 0) == 0; ++i) usleep(10000);
-    }
-  }
-  // A dpdk dataplane that did not exit cleanly left its (empty) EAL runtime directory.
-  if (state.driver == "dpdk" && state.dataplane_pid > 0) {
-    rmdir(fmt::format("/var/run/dpdk/uplinkd-{}", state.dataplane_pid).c_str());
-  }
-  // 2. A tap still carrying the uplink's name is ours: remove it so the name is free.
-  auto here = nl_->GetLink(snap.name);
+  StopEarlierDataplane(state.dataplane_pid);
+  RemoveStaleDpdkRuntimeDirs();
+
+  // 2. Whatever holds the uplink's name here. Our tap goes; a tap of ours whose index was never
+  //    recorded belongs to a dataplane that died with its manager and goes by itself; anything
+  //    else is not ours and stays as it is.
   bool uplink_here = false;
-  if (here.ok()) {
-    if (here->ifindex == snap.ifindex) {
+  bool name_taken = false;
+  int foreign_ifindex = 0;  // the link that has the uplink's name and is not ours
+  Clock::time_point tap_deadline = Clock::now() + kUnrecordedTapTimeout;
+  while (true) {
+    auto here = nl_->GetLink(snap.name);
+    if (!here.ok()) break;
+    if (here->ifindex == snap.ifindex && !HasHostTapAlias(here->alias)) {
       uplink_here = true;
-    } else {
-      log_->info("removing the host tap {} (index {})", snap.name, here->ifindex);
-      UPLINKD_RETURN_IF_ERROR(nl_->DeleteLink(here->ifindex));
+      break;
     }
+    if (IsOurTap(*here, state)) {
+      log_->info("removing the host tap {} (index {})", snap.name, here->ifindex);
+      Status deleted = nl_->DeleteLink(here->ifindex);
+      if (!deleted.ok() && deleted.code() != ENODEV) {
+        failures.Add(deleted);
+        name_taken = true;
+      }
+      break;
+    }
+    bool dying_tap = here->kind == "tun" && HasHostTapAlias(here->alias);
+    if (dying_tap && Clock::now() < tap_deadline) {
+      usleep(10000);
+      continue;
+    }
+    log_->warn("{} (index {}, kind '{}', alias '{}') is not uplinkd's host tap{}: left as it is",
+               snap.name, here->ifindex, here->kind.empty() ? "device" : here->kind, here->alias,
+               state.tap_ifindex ? fmt::format(" (ours was index {})", state.tap_ifindex) : "");
+    name_taken = true;
+    foreign_ifindex = here->ifindex;
+    break;
   }
+
   // 3. dpdk on a PCI uplink: the device goes back to its kernel driver, its interface comes
-  //    back (with a new index) and gets its name again.
+  //    back (with a new index, recorded at once) and gets its name again.
   std::optional<int> pci_index;
   if (!state.swapped_to.empty()) {
-    auto back = ReturnPciUplink(state);
-    if (!back.ok()) return back.status();
-    pci_index = *back;
-    uplink_here = true;
-  }
-  // 4. Bring the uplink home from the dataplane's netns.
-  if (!uplink_here && !state.dataplane_netns.empty() && NamedNetnsExists(state.dataplane_netns)) {
-    auto dp_fd = OpenNetns(state.dataplane_netns);
-    if (!dp_fd.ok()) return dp_fd.status();
-    int own = own_netns_fd_;
-    Status moved = RunInNetns(*dp_fd, [&]() -> Status {
-      auto dp_nl = Netlink::Open();
-      if (!dp_nl.ok()) return dp_nl.status();
-      Netlink& dp = **dp_nl;
-      auto idx = dp.LinkIndex(snap.name);
-      if (!idx.ok()) {
-        // Renamed while parked (a crash half-way, a user): it keeps its index there. Give it its
-        // name back here, where nothing else can hold that name, so it arrives home as itself.
-        auto by_index = dp.GetLink(snap.ifindex);
-        if (!by_index.ok()) return Status::Ok();  // not there: nothing to move
-        idx = by_index->ifindex;
-        UPLINKD_RETURN_IF_ERROR(dp.SetLinkUp(*idx, false));  // a link is renamed only when down
-        UPLINKD_RETURN_IF_ERROR(dp.SetLinkName(*idx, snap.name));
-      }
-      return dp.MoveLinkToNetns(*idx, own);
-    });
-    close(*dp_fd);
-    UPLINKD_RETURN_IF_ERROR(moved.WithContext("moving " + snap.name + " back"));
-  }
-  Result<int> idx = pci_index ? Result<int>(*pci_index) : nl_->LinkIndex(snap.name);
-  if (!idx.ok()) {
-    // Moved back under its original index but maybe a temporary name: look it up by index.
-    auto by_index = nl_->GetLink(snap.ifindex);
-    if (!by_index.ok()) {
-      return Failure(ENODEV, "cannot find {} (index {}) to restore it", snap.name, snap.ifindex);
+    auto back = ReturnPciUplink(state, name_taken);
+    if (back.ok()) {
+      pci_index = *back;
+      uplink_here = true;
+      state.snapshot.ifindex = *back;
+      state.swapped_to.clear();
+      failures.Add(WriteStateFileAtomic(options_.state_file, state.ToJson()));
+    } else {
+      failures.Add(back.status());
     }
-    idx = by_index->ifindex;
   }
-  if (state.driver == "af_xdp") DetachLeftoverXdp(*idx);
-  UPLINKD_RETURN_IF_ERROR(RestoreLink(*nl_, *idx, snap));
-  if (!state.dataplane_netns.empty() && NamedNetnsExists(state.dataplane_netns)) {
-    UPLINKD_RETURN_IF_ERROR(DeleteNamedNetns(state.dataplane_netns));
+
+  // 4. Bring the uplink home from the dataplane's netns.
+  bool uplink_parked = false;
+  if (!uplink_here && !state.dataplane_netns.empty() && NamedNetnsExists(state.dataplane_netns)) {
+    Status moved = BringUplinkHome(state, name_taken, &uplink_parked);
+    failures.Add(moved.WithContext("moving " + snap.name + " back"));
   }
-  UPLINKD_RETURN_IF_ERROR(RemoveStateFile(options_.state_file));
-  log_->info("{} restored in {:.0f} ms", snap.name, MsSince(start));
-  return Status::Ok();
+
+  // 5. The uplink, at home: by name when it is the one we took, else by its index.
+  std::optional<int> idx = pci_index;
+  if (!idx) {
+    auto by_name = nl_->GetLink(snap.name);
+    auto by_index = nl_->GetLink(snap.ifindex);
+    if (by_name.ok() && by_name->ifindex != foreign_ifindex && !HasHostTapAlias(by_name->alias)) {
+      idx = by_name->ifindex;
+    } else if (by_index.ok() && by_index->ifindex != foreign_ifindex &&
+               !HasHostTapAlias(by_index->alias)) {
+      idx = by_index->ifindex;
+    }
+  }
+  if (!idx && !uplink_parked) {
+    outcome.uplink_found = false;
+    failures.Add(Failure(ENODEV, "{} (index {}) is gone: neither here nor in netns '{}'",
+                         snap.name, snap.ifindex, state.dataplane_netns));
+  } else if (idx) {
+    if (state.driver == "af_xdp") DetachLeftoverXdp(*idx);
+    failures.Add(RestoreLink(*nl_, *idx, snap));
+  }
+
+  // 6. The rest of what is ours: the dataplane's netns (even half-made: a bare file), unless
+  //    the uplink could not leave it (deleting the netns would destroy a veth or send a NIC to
+  //    the init namespace), and the runtime files.
+  if (!state.dataplane_netns.empty() && NamedNetnsPathExists(state.dataplane_netns)) {
+    if (uplink_parked) {
+      failures.Add(Failure(EBUSY, "netns '{}' kept: {} is still in it", state.dataplane_netns,
+                           snap.name));
+    } else {
+      failures.Add(DeleteNamedNetns(state.dataplane_netns));
+    }
+  }
+  for (const std::string& path : state.runtime_files) {
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) failures.Add(ErrnoFailure("remove {}", path));
+  }
+
+  outcome.status = failures.ToStatus(fmt::format("restoring {}", snap.name));
+  if (outcome.status.ok()) {
+    Status removed = RemoveStateFile(options_.state_file);
+    if (!removed.ok()) outcome.status = removed;
+    log_->info("{} restored in {:.0f} ms", snap.name, MsSince(start));
+  } else {
+    std::string aside = MoveStateFileAside();
+    log_->error("{} (in {:.0f} ms); the state file is kept as {}", outcome.status.message(),
+                MsSince(start), aside);
+  }
+  return outcome;
 }
 
-Result<int> Manager::ReturnPciUplink(const State& state) {
+Status Manager::BringUplinkHome(const State& state, bool name_taken, bool* still_parked) {
+  const LinkSnapshot& snap = state.snapshot;
+  auto dp_fd = OpenNetns(state.dataplane_netns);
+  if (!dp_fd.ok()) return dp_fd.status();
+  int own = own_netns_fd_;
+  Status moved = RunInNetns(*dp_fd, [&]() -> Status {
+    auto dp_nl = Netlink::Open();
+    if (!dp_nl.ok()) return dp_nl.status();
+    Netlink& dp = **dp_nl;
+    auto idx = dp.LinkIndex(snap.name);
+    if (!idx.ok()) {
+      // Renamed while parked (a crash half-way, a user): it keeps its index there. Give it its
+      // name back here, where nothing else can hold that name, so it arrives home as itself.
+      auto by_index = dp.GetLink(snap.ifindex);
+      if (!by_index.ok()) return Status::Ok();  // not there: nothing to move
+      idx = by_index->ifindex;
+      UPLINKD_RETURN_IF_ERROR(dp.SetLinkUp(*idx, false));  // a link is renamed only when down
+      UPLINKD_RETURN_IF_ERROR(dp.SetLinkName(*idx, snap.name));
+    }
+    if (name_taken) {
+      *still_parked = true;
+      return Failure(EEXIST, "a link that is not uplinkd's has the name {} here", snap.name);
+    }
+    Status status = dp.MoveLinkToNetns(*idx, own);
+    if (!status.ok()) *still_parked = true;
+    return status;
+  });
+  close(*dp_fd);
+  return moved;
+}
+
+Result<int> Manager::ReturnPciUplink(const State& state, bool name_taken) {
   const LinkSnapshot& snap = state.snapshot;
   PciSysfs pci;
   UPLINKD_RETURN_IF_ERROR(pci.Restore(snap.pci_id, snap.pci_driver)
@@ -294,7 +472,7 @@ Result<int> Manager::ReturnPciUplink(const State& state) {
   }
   auto link = nl_->GetLink(name);
   if (!link.ok()) return link.status().WithContext(snap.pci_id + "'s interface " + name);
-  if (name != snap.name) {
+  if (name != snap.name && !name_taken) {
     // A link is renamed only when down; RestoreLink sets its admin state afterwards.
     UPLINKD_RETURN_IF_ERROR(nl_->SetLinkUp(link->ifindex, false));
     UPLINKD_RETURN_IF_ERROR(nl_->SetLinkName(link->ifindex, snap.name));
@@ -306,6 +484,9 @@ Result<int> Manager::ReturnPciUplink(const State& state) {
 
 Status Manager::StartDataplane(const std::string& netns, const Rendered& rendered) {
   std::string conf = options_.run_dir + "/startup.conf";
+  state_.runtime_files = {conf, rendered.exec_file_path, rendered.cli_socket};
+  state_.phase = "starting";
+  UPLINKD_RETURN_IF_ERROR(SaveState());  // the files are recorded before they exist
   UPLINKD_RETURN_IF_ERROR(WriteTextFile(conf, rendered.startup_conf));
   UPLINKD_RETURN_IF_ERROR(WriteTextFile(rendered.exec_file_path, rendered.exec_contents));
   int netns_fd = -1;
@@ -314,11 +495,18 @@ Status Manager::StartDataplane(const std::string& netns, const Rendered& rendere
     if (!fd.ok()) return fd.status();
     netns_fd = *fd;
   }
+  const pid_t manager_pid = getpid();
   pid_t pid = fork();
-  if (pid < 0) return ErrnoFailure("fork");
+  if (pid < 0) {
+    Status failed = ErrnoFailure("fork");
+    if (netns_fd >= 0) close(netns_fd);
+    return failed;
+  }
   if (pid == 0) {
     // The dataplane dies with the manager: a dataplane nobody supervises must not keep the uplink.
+    // A manager that died before prctl took effect would go unnoticed: check it is still ours.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != manager_pid) _exit(125);
     if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) _exit(126);
     sigset_t none;
     sigemptyset(&none);
@@ -334,6 +522,7 @@ Status Manager::StartDataplane(const std::string& netns, const Rendered& rendere
   // Ready when the CLI answers (the exec file has run by then).
   Clock::time_point deadline = Clock::now() + kDataplaneStartTimeout;
   while (Clock::now() < deadline) {
+    if (StopRequested()) return Failure(ECANCELED, "stop requested while the dataplane started");
     int status;
     if (waitpid(pid, &status, WNOHANG) == pid) {
       child_ = -1;
@@ -350,6 +539,13 @@ Status Manager::StartDataplane(const std::string& netns, const Rendered& rendere
   }
   return Failure(ETIMEDOUT, "the dataplane did not answer on {} within {} s", rendered.cli_socket,
                  kDataplaneStartTimeout.count());
+}
+
+bool Manager::StopRequested() const {
+  sigset_t pending;
+  sigemptyset(&pending);
+  if (sigpending(&pending) != 0) return false;
+  return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
 }
 
 Status Manager::ConfigureDataplane(const DriverSupport& driver, const Rendered& rendered) {
@@ -399,13 +595,29 @@ Status Manager::ConfigureDataplane(const DriverSupport& driver, const Rendered& 
   commands.push_back("set interface state tap0 up");
   auto client = CliClient::Connect(rendered.cli_socket);
   if (!client.ok()) return client.status();
+  state_.phase = "configuring";
+  UPLINKD_RETURN_IF_ERROR(SaveState());
   for (const std::string& command : commands) {
+    if (StopRequested()) return Failure(ECANCELED, "stop requested while configuring");
     auto reply = (*client)->Call(command, false);
     if (!reply.ok()) return reply.status().WithContext(command);
     if (!reply->status.ok()) return reply->status.WithContext(command);
     log_->info("dataplane: {}", command);
+    if (command.rfind("create tap ", 0) == 0) UPLINKD_RETURN_IF_ERROR(AdoptTap());
   }
   return Status::Ok();
+}
+
+Status Manager::AdoptTap() {
+  const std::string& name = state_.snapshot.name;
+  auto tap = nl_->GetLink(name);
+  if (!tap.ok()) return tap.status().WithContext("host tap");
+  if (tap->kind != "tun" || !HasHostTapAlias(tap->alias)) {
+    return Failure(EEXIST, "{} (index {}, kind '{}') here is not the host tap the dataplane made",
+                   name, tap->ifindex, tap->kind);
+  }
+  state_.tap_ifindex = tap->ifindex;
+  return SaveState();
 }
 
 UplinkFacts Manager::Facts(const LinkSnapshot& snap) const {
@@ -568,18 +780,13 @@ void Manager::DetachLeftoverXdp(int ifindex) {
 #endif
 }
 
-Status Manager::Takeover(const DriverSupport& driver) {
+Status Manager::Takeover(const DriverSupport& driver, Rendered rendered_config) {
   Clock::time_point start = Clock::now();
   const LinkSnapshot& snap = state_.snapshot;
   state_.driver = driver.driver;
-  RenderInputs inputs;
-  inputs.pci_id = snap.pci_id;
-  inputs.cli_socket = options_.run_dir + "/cli.sock";
-  inputs.exec_file = options_.run_dir + "/startup.exec";
-  auto rendered = RenderConfig(config_, inputs);
-  if (!rendered.ok()) return rendered.status();
-  for (const std::string& w : rendered->warnings) log_->warn("{}", w);
+  Rendered* rendered = &rendered_config;
   run_mtu_ = 0;
+  parked_ifindex_ = 0;
   if (driver.driver == "dpdk") UPLINKD_RETURN_IF_ERROR(PreconfigureDpdk(*rendered));
   if (driver.driver == "none" && !config_.uplinks[0].new_driver.empty()) {
     // As Calico's `none`: the PCI device goes to CALICOVPP_SWAP_DRIVER for the template's own
@@ -605,8 +812,11 @@ Status Manager::Takeover(const DriverSupport& driver) {
     UPLINKD_RETURN_IF_ERROR(PreconfigureAfXdp(data_size));
   }
 
+  if (StopRequested()) return Failure(ECANCELED, "stop requested before the uplink was parked");
   if (!netns.empty()) {
-    if (NamedNetnsExists(netns)) UPLINKD_RETURN_IF_ERROR(DeleteNamedNetns(netns));
+    // Ours (its name is in the state file since the snapshot), maybe half-made by a manager
+    // killed while creating it.
+    if (NamedNetnsPathExists(netns)) UPLINKD_RETURN_IF_ERROR(DeleteNamedNetns(netns));
     UPLINKD_RETURN_IF_ERROR(CreateNamedNetns(netns));
     auto dp_fd = OpenNetns(netns);
     if (!dp_fd.ok()) return dp_fd.status();
@@ -625,6 +835,7 @@ Status Manager::Takeover(const DriverSupport& driver) {
         if (!dp_nl.ok()) return dp_nl.status();
         auto idx = (*dp_nl)->LinkIndex(snap.name);
         if (!idx.ok()) return idx.status();
+        parked_ifindex_ = *idx;
         return (*dp_nl)->SetLinkUp(*idx, true);
       });
     }
@@ -634,19 +845,24 @@ Status Manager::Takeover(const DriverSupport& driver) {
     UPLINKD_RETURN_IF_ERROR(moved.WithContext("parking " + snap.name + " in netns " + netns));
   }
   UPLINKD_RETURN_IF_ERROR(StartDataplane(netns, *rendered));
+  if (driver.driver != "none") UPLINKD_RETURN_IF_ERROR(ConfigureDataplane(driver, *rendered));
   state_.phase = "running";
   UPLINKD_RETURN_IF_ERROR(SaveState());
   if (driver.driver == "none") return Status::Ok();
-  UPLINKD_RETURN_IF_ERROR(ConfigureDataplane(driver, *rendered));
 
   // The tap appears in our netns under the uplink's name; give it the uplink's addresses and routes.
   Clock::time_point deadline = Clock::now() + kTapTimeout;
   Result<int> tap = nl_->LinkIndex(snap.name);
-  while (!tap.ok() && Clock::now() < deadline) {
+  while (!tap.ok() && Clock::now() < deadline && !StopRequested()) {
     usleep(10000);
     tap = nl_->LinkIndex(snap.name);
   }
   if (!tap.ok()) return tap.status().WithContext("host tap");
+  if (*tap != state_.tap_ifindex) {
+    return Failure(EEXIST, "{} here is index {}, not the host tap (index {})", snap.name, *tap,
+                   state_.tap_ifindex);
+  }
+  if (StopRequested()) return Failure(ECANCELED, "stop requested before the tap was configured");
   UPLINKD_RETURN_IF_ERROR(ApplyAddressesAndRoutes(*nl_, *tap, snap));
   log_->info("{} taken over with {}: node reachable through the host tap after {:.0f} ms",
              snap.name, driver.driver, MsSince(start));
@@ -671,41 +887,105 @@ void Manager::StopDataplane() {
   child_ = -1;
 }
 
+Result<Rendered> Manager::Render() const {
+  RenderInputs inputs;
+  inputs.pci_id = state_.snapshot.pci_id;
+  inputs.cli_socket = options_.run_dir + "/cli.sock";
+  inputs.exec_file = options_.run_dir + "/startup.exec";
+  return RenderConfig(config_, inputs);
+}
+
+Status Manager::WatchParkedUplink() {
+  uplink_monitor_.reset();
+  if (parked_ifindex_ == 0) return Status::Ok();  // not parked: nothing of it to watch here
+  auto dp_fd = OpenNetns(state_.dataplane_netns);
+  if (!dp_fd.ok()) return dp_fd.status();
+  Status opened = RunInNetns(*dp_fd, [&]() -> Status {
+    auto monitor = LinkMonitor::Open();
+    if (!monitor.ok()) return monitor.status();
+    uplink_monitor_ = std::move(monitor).value();
+    return Status::Ok();
+  });
+  close(*dp_fd);
+  return opened.WithContext("watching " + state_.snapshot.name);
+}
+
 int Manager::Supervise() {
+  const std::string& name = state_.snapshot.name;
+  if (Status s = WatchParkedUplink(); !s.ok()) log_->warn("{}", s.message());
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGCHLD);
+  int sig_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sig_fd < 0) log_->warn("signalfd: {}; signals are checked every second", std::strerror(errno));
+  bool carrier = true;
+  uint64_t flaps = 0;
+  Clock::time_point carrier_lost;
+  // Ends the run: restores the node and says how it went.
+  auto finish = [&](int code) {
+    if (sig_fd >= 0) close(sig_fd);
+    uplink_monitor_.reset();
+    RestoreOutcome restored = Restore(state_);
+    if (!restored.status.ok()) return code == kManagerExitUplinkMissing ? code : kManagerExitFailed;
+    return code;
+  };
   while (true) {
-    siginfo_t info;
-    timespec timeout{1, 0};
-    int sig = sigtimedwait(&signals, &info, &timeout);
+    pollfd fds[2] = {{sig_fd, POLLIN, 0},
+                     {uplink_monitor_ ? uplink_monitor_->fd() : -1, POLLIN, 0}};
+    poll(fds, 2, 1000);
+    int sig = 0;
+    if (sig_fd >= 0) {
+      signalfd_siginfo info{};
+      while (read(sig_fd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo != SIGCHLD) sig = static_cast<int>(info.ssi_signo);
+      }
+    } else {
+      timespec zero{0, 0};
+      int got = sigtimedwait(&signals, nullptr, &zero);
+      if (got == SIGTERM || got == SIGINT) sig = got;
+    }
     int status;
     if (child_ > 0 && waitpid(child_, &status, WNOHANG) == child_) {
       child_ = -1;
       log_->error("the dataplane exited ({} {}): restoring {}",
                   WIFEXITED(status) ? "exit" : "signal",
-                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                  state_.snapshot.name);
+                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), name);
       Clock::time_point start = Clock::now();
-      Status s = Restore(state_);
-      if (!s.ok()) {
-        log_->error("restore failed: {}", s.message());
-        return 1;
-      }
+      int code = finish(kManagerExitFailed);
       log_->info("node restored {:.0f} ms after the dataplane died", MsSince(start));
-      return 1;
+      return code;
     }
     if (sig == SIGTERM || sig == SIGINT) {
-      log_->info("signal {}: stopping the dataplane and restoring {}", sig, state_.snapshot.name);
+      log_->info("signal {}: stopping the dataplane and restoring {}", sig, name);
       StopDataplane();
-      Status s = Restore(state_);
-      if (!s.ok()) {
-        log_->error("restore failed: {}", s.message());
-        return 1;
+      return finish(kManagerExitStopped);
+    }
+    if (!uplink_monitor_) continue;
+    auto events = uplink_monitor_->Drain();
+    if (!events.ok()) {
+      log_->warn("{}: {}", name, events.status().message());
+      continue;
+    }
+    for (const LinkMonitor::Event& e : *events) {
+      if (e.link.ifindex != parked_ifindex_) continue;
+      if (e.deleted) {
+        log_->error("{} vanished from netns '{}' (removed, unplugged or moved away): stopping the "
+                    "dataplane and removing what is uplinkd's", name, state_.dataplane_netns);
+        StopDataplane();
+        return finish(kManagerExitUplinkMissing);
       }
-      return 0;
+      if (e.link.oper_up == carrier) continue;
+      carrier = e.link.oper_up;
+      if (!carrier) {
+        ++flaps;
+        carrier_lost = Clock::now();
+        log_->warn("{} lost its carrier (flap {}): no traffic until it comes back", name, flaps);
+      } else {
+        log_->info("{} has its carrier again after {:.0f} ms (flap {})", name,
+                   MsSince(carrier_lost), flaps);
+      }
     }
   }
 }
@@ -713,31 +993,44 @@ int Manager::Supervise() {
 int Manager::Run() {
   if (Status s = Open(); !s.ok()) {
     log_->error("{}", s.message());
-    return 1;
-  }
-  // A killed manager left its state behind: undo that first.
-  if (!options_.check_only) {
-    if (Status s = RestoreFromStateFile(); !s.ok()) {
-      log_->error("restoring the earlier run's state: {}", s.message());
-      return 1;
-    }
+    return kManagerExitFailed;
   }
   const UplinkSpec& uplink = config_.uplinks[0];
+  // A killed manager left its state behind: undo that first, as far as it goes, and go on.
+  bool earlier_uplink_missing = false;
+  if (!options_.check_only) {
+    if (Status s = RestoreFromStateFile(&earlier_uplink_missing); !s.ok()) {
+      log_->error("the earlier run's state could not be fully restored: {}", s.message());
+    }
+  }
   auto snap = TakeSnapshot(*nl_, uplink.interface_name);
   if (!snap.ok()) {
     log_->error("{}: {}", uplink.name_source.empty() ? "CALICOVPP_INTERFACE=" + uplink.interface_name
                                                      : uplink.name_source,
                 snap.status().message());
-    return 2;
+    if (earlier_uplink_missing) {
+      log_->error("the uplink {} is missing: nothing to take over", uplink.interface_name);
+      return kManagerExitUplinkMissing;
+    }
+    return kManagerExitConfig;
   }
   if (Status s = ValidateAgainstDevice(uplink, snap->num_rx_queues, snap->num_tx_queues); !s.ok()) {
     log_->error("{}", s.message());
-    return 2;
+    return kManagerExitConfig;
+  }
+  state_.snapshot = *snap;
+  // The template once, before any driver: its mistakes are configuration errors.
+  auto rendered = Render();
+  if (!rendered.ok()) {
+    log_->error("{}", rendered.status().message());
+    if (options_.check_only) std::printf("configuration: %s\n", rendered.status().message().c_str());
+    return kManagerExitConfig;
   }
   af_xdp_multi_buffer_ = options_.af_xdp_multi_buffer;
   UplinkFacts facts = Facts(*snap);
   af_xdp_multi_buffer_ = facts.af_xdp_multi_buffer;
   std::vector<DriverSupport> table = CheckDrivers(facts);
+  std::vector<DriverSupport> candidates = Candidates(table, uplink.driver);
   if (options_.check_only) {
     std::printf("uplink %s: driver %s, pci %s, mtu %u, %u rx / %u tx queues, %zu addresses, %zu routes\n",
                 snap->name.c_str(), snap->driver.c_str(),
@@ -745,47 +1038,57 @@ int Manager::Run() {
                 snap->num_rx_queues, snap->num_tx_queues, snap->addresses.size(),
                 snap->routes.size());
     std::printf("%s", FormatDriverTable(table).c_str());
-    auto candidates = Candidates(table, uplink.driver);
     std::printf("would try: ");
-    for (const auto& c : candidates) std::printf("%s ", c.driver.c_str());
+    for (const auto& c : candidates) {
+      if (c.supported) std::printf("%s ", c.driver.c_str());
+    }
     std::printf("\n");
     return 0;
   }
-  state_.snapshot = std::move(snap).value();
+  // An explicit driver that cannot run here is refused before anything changes.
+  if (!uplink.driver.empty() && !candidates[0].supported) {
+    log_->error("driver {} cannot take {}: {}; nothing was changed", uplink.driver, snap->name,
+                candidates[0].reason);
+    return kManagerExitFailed;
+  }
+  for (const std::string& w : rendered->warnings) log_->warn("{}", w);
+  if (uplink.driver.empty()) {
+    for (const DriverSupport& d : table) {
+      if (d.automatic && !d.supported) log_->info("auto: not {}: {}", d.driver, d.reason);
+    }
+  }
   state_.dataplane_netns = options_.dataplane_netns.empty()
                                ? "uplinkd-" + state_.snapshot.name
                                : options_.dataplane_netns;
   state_.phase = "snapshot";
   if (Status s = SaveState(); !s.ok()) {
     log_->error("{}", s.message());  // nothing changed yet
-    return 1;
+    return kManagerExitFailed;
   }
-  for (const DriverSupport& candidate : Candidates(table, uplink.driver)) {
-    if (candidate.driver != "af_packet" && candidate.driver != "af_xdp" &&
-        candidate.driver != "dpdk" && candidate.driver != "none") {
-      // Refused before anything changes: there is no code in this build to run it.
-      log_->error("driver {} cannot be used: {}", candidate.driver, candidate.reason);
-      continue;
-    }
-    if (!candidate.supported) {
-      log_->warn("{} was asked for, but: {}", candidate.driver, candidate.reason);
-    }
-    log_->info("trying driver {}", candidate.driver);
-    Status s = Takeover(candidate);
+  for (const DriverSupport& candidate : candidates) {
+    log_->info("trying driver {}: {}", candidate.driver, candidate.reason);
+    Status s = Takeover(candidate, *rendered);
     if (s.ok()) return Supervise();
-    log_->error("driver {} failed: {}; undoing", candidate.driver, s.message());
-    StopDataplane();
-    if (Status r = Restore(state_); !r.ok()) {
-      log_->error("restore failed: {}", r.message());
-      return 1;
+    bool stopping = s.code() == ECANCELED;
+    if (stopping) {
+      log_->info("{}; restoring {}", s.message(), state_.snapshot.name);
+    } else {
+      log_->error("driver {} failed: {}; undoing", candidate.driver, s.message());
     }
-    state_.phase = "snapshot";
-    state_.dataplane_pid = 0;
-    if (Status w = SaveState(); !w.ok()) return 1;
+    StopDataplane();
+    RestoreOutcome restored = Restore(state_);
+    if (!restored.status.ok()) return kManagerExitFailed;
+    if (stopping) return kManagerExitStopped;
+    State fresh;  // what the next candidate starts from: the snapshot and nothing done
+    fresh.snapshot = state_.snapshot;
+    fresh.dataplane_netns = state_.dataplane_netns;
+    fresh.phase = "snapshot";
+    state_ = std::move(fresh);
+    if (Status w = SaveState(); !w.ok()) return kManagerExitFailed;
   }
   log_->error("no driver could take {}; the node keeps its interface", state_.snapshot.name);
   if (Status s = RemoveStateFile(options_.state_file); !s.ok()) log_->warn("{}", s.message());
-  return 1;
+  return kManagerExitFailed;
 }
 
 }  // namespace

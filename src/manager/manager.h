@@ -26,9 +26,18 @@ struct ManagerOptions {
 // off), and /proc/self/exe.
 ManagerOptions DefaultManagerOptions(const std::map<std::string, std::string>& env);
 
-// Returns the process exit code: 0 after a requested stop (SIGTERM/SIGINT) with Linux restored,
-// 1 when the dataplane died or could not start (Linux restored), 2 for invalid configuration
-// (nothing changed).
+// Exit codes of `uplinkd manager`.
+inline constexpr int kManagerExitStopped = 0;  // SIGTERM/SIGINT: Linux restored
+// The dataplane died or no driver could start (Linux restored), an explicitly named driver
+// cannot run here (nothing changed), or a restore failed (see the log and the state file kept
+// as STATE.failed-TIME).
+inline constexpr int kManagerExitFailed = 1;
+inline constexpr int kManagerExitConfig = 2;  // invalid configuration: nothing changed
+// The uplink is gone: it vanished while taken over (what was ours is removed), or an earlier
+// run's state file names an uplink that is no longer there and none has its name now.
+inline constexpr int kManagerExitUplinkMissing = 3;
+
+// Returns one of the exit codes above.
 int RunManager(const ManagerOptions& options, const std::map<std::string, std::string>& env);
 
 }  // namespace uplinkd

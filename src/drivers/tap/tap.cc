@@ -12,6 +12,7 @@
 
 #include "common/check.h"
 #include "common/log.h"
+#include "drivers/tap/host_tap_marker.h"
 #include "drivers/tap/tap_internal.h"
 #include "linux/netlink_socket.h"
 #include "linux/netns.h"
@@ -141,6 +142,10 @@ Status TapDriver::ConfigureHostSide(const TapArgs& args, const std::string& curr
     Result<int> index = nl.LinkIndex(current_name);
     if (!index.ok()) return index.status();
     host_ifindex_ = *index;
+    // Marked before it takes its final name, so that a link with that name and no mark is never
+    // taken for ours.
+    UPLINKD_RETURN_IF_ERROR(nl.SetLinkAlias(
+        *index, fmt::format("{} {} pid {}", kHostTapAliasPrefix, name_, getpid())));
     if (current_name != host_if_) UPLINKD_RETURN_IF_ERROR(nl.SetLinkName(*index, host_if_));
     if (args.host_mac) UPLINKD_RETURN_IF_ERROR(nl.SetLinkMac(*index, *args.host_mac));
     if (args.host_mtu) UPLINKD_RETURN_IF_ERROR(nl.SetLinkMtu(*index, *args.host_mtu));
