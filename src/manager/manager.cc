@@ -103,7 +103,10 @@ struct State {
   // dpdk on a PCI uplink: the PCI driver the device was bound to for the run ("" = none); the
   // snapshot's pci_driver is the one it goes back to.
   std::string swapped_to;
-  int tap_ifindex = 0;  // the host tap, once it appeared (see IsOurTap)
+  // The host tap, once it appeared: its index and the alias its dataplane gave it (which names
+  // that dataplane's pid), for IsOurTap.
+  int tap_ifindex = 0;
+  std::string tap_alias;
   // Files the run writes (startup.conf, exec file, CLI socket), recorded before they are.
   std::vector<std::string> runtime_files;
 
@@ -116,6 +119,7 @@ struct State {
                 {"phase", phase},
                 {"swapped_to", swapped_to},
                 {"tap_ifindex", tap_ifindex},
+                {"tap_alias", tap_alias},
                 {"runtime_files", runtime_files}};
   }
   static Result<State> FromJson(const json& j, const std::string& path) {
@@ -132,6 +136,7 @@ struct State {
     s.phase = j.value("phase", "");
     s.swapped_to = j.value("swapped_to", "");
     s.tap_ifindex = j.value("tap_ifindex", 0);
+    s.tap_alias = j.value("tap_alias", "");
     if (auto files = j.find("runtime_files"); files != j.end() && files->is_array()) {
       for (const json& f : *files) {
         if (f.is_string()) s.runtime_files.push_back(f.get<std::string>());
@@ -163,7 +168,8 @@ class Manager {
   // Moves the parked uplink home (renamed back first if it was renamed there); `still_parked`
   // says whether it is still in the dataplane's netns afterwards.
   Status BringUplinkHome(const State& state, bool name_taken, bool* still_parked);
-  // Our host tap, positively: a tun device with uplinkd's alias at the index recorded for it.
+  // Our host tap, positively: a tun device at the index recorded for it, with the alias recorded
+  // for it (uplinkd's, naming the dataplane that made it).
   bool IsOurTap(const Netlink::LinkInfo& link, const State& state) const;
   // Renames the state file to STATE.failed-TIME (for the operator); returns the new name.
   std::string MoveStateFileAside();
@@ -298,7 +304,8 @@ void Manager::RemoveStaleDpdkRuntimeDirs() {
 }
 
 bool Manager::IsOurTap(const Netlink::LinkInfo& link, const State& state) const {
-  return link.kind == "tun" && HasHostTapAlias(link.alias) && state.tap_ifindex == link.ifindex;
+  return link.kind == "tun" && HasHostTapAlias(link.alias) && link.alias == state.tap_alias &&
+         link.ifindex == state.tap_ifindex;
 }
 
 // Puts the uplink back as the snapshot describes it, from whatever state a run left: dataplane
@@ -617,6 +624,7 @@ Status Manager::AdoptTap() {
                    name, tap->ifindex, tap->kind);
   }
   state_.tap_ifindex = tap->ifindex;
+  state_.tap_alias = tap->alias;
   return SaveState();
 }
 
