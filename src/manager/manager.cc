@@ -107,6 +107,10 @@ struct State {
   // that dataplane's pid), for IsOurTap.
   int tap_ifindex = 0;
   std::string tap_alias;
+  // The uplink's index at home after a restore handed it back under another index than the
+  // snapshot's (PCI rebind, a move back into a namespace where its old index was taken): a
+  // restore interrupted after that finds it there. 0 = the snapshot's.
+  int uplink_ifindex = 0;
   // Files the run writes (startup.conf, exec file, CLI socket), recorded before they are.
   std::vector<std::string> runtime_files;
 
@@ -120,6 +124,7 @@ struct State {
                 {"swapped_to", swapped_to},
                 {"tap_ifindex", tap_ifindex},
                 {"tap_alias", tap_alias},
+                {"uplink_ifindex", uplink_ifindex},
                 {"runtime_files", runtime_files}};
   }
   static Result<State> FromJson(const json& j, const std::string& path) {
@@ -137,6 +142,7 @@ struct State {
     s.swapped_to = j.value("swapped_to", "");
     s.tap_ifindex = j.value("tap_ifindex", 0);
     s.tap_alias = j.value("tap_alias", "");
+    s.uplink_ifindex = j.value("uplink_ifindex", 0);
     if (auto files = j.find("runtime_files"); files != j.end() && files->is_array()) {
       for (const json& f : *files) {
         if (f.is_string()) s.runtime_files.push_back(f.get<std::string>());
@@ -333,7 +339,8 @@ Manager::RestoreOutcome Manager::Restore(const State& recorded) {
   while (true) {
     auto here = nl_->GetLink(snap.name);
     if (!here.ok()) break;
-    if (here->ifindex == snap.ifindex && !HasHostTapAlias(here->alias)) {
+    if ((here->ifindex == snap.ifindex || here->ifindex == state.uplink_ifindex) &&
+        !HasHostTapAlias(here->alias)) {
       uplink_here = true;
       break;
     }
@@ -367,7 +374,7 @@ Manager::RestoreOutcome Manager::Restore(const State& recorded) {
     if (back.ok()) {
       pci_index = *back;
       uplink_here = true;
-      state.snapshot.ifindex = *back;
+      state.uplink_ifindex = *back;
       state.swapped_to.clear();
       failures.Add(WriteStateFileAtomic(options_.state_file, state.ToJson()));
     } else {
@@ -380,13 +387,18 @@ Manager::RestoreOutcome Manager::Restore(const State& recorded) {
   if (!uplink_here && !state.dataplane_netns.empty() && NamedNetnsExists(state.dataplane_netns)) {
     Status moved = BringUplinkHome(state, name_taken, &uplink_parked);
     failures.Add(moved.WithContext("moving " + snap.name + " back"));
+    auto home = nl_->GetLink(snap.name);
+    if (moved.ok() && home.ok() && home->ifindex != snap.ifindex) {
+      state.uplink_ifindex = home->ifindex;
+      failures.Add(WriteStateFileAtomic(options_.state_file, state.ToJson()));
+    }
   }
 
   // 5. The uplink, at home: by name when it is the one we took, else by its index.
   std::optional<int> idx = pci_index;
   if (!idx) {
     auto by_name = nl_->GetLink(snap.name);
-    auto by_index = nl_->GetLink(snap.ifindex);
+    auto by_index = nl_->GetLink(state.uplink_ifindex ? state.uplink_ifindex : snap.ifindex);
     if (by_name.ok() && by_name->ifindex != foreign_ifindex && !HasHostTapAlias(by_name->alias)) {
       idx = by_name->ifindex;
     } else if (by_index.ok() && by_index->ifindex != foreign_ifindex &&
