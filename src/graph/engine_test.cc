@@ -221,7 +221,6 @@ TEST(EngineTest, ControlChangesWhileTrafficFlows) {
   ASSERT_TRUE(e.SetAdminUp(rig.ib, true).ok());
   ASSERT_TRUE(e.Start().ok());
   const uint32_t kFrames = 20000;
-  std::atomic<bool> produced{false};
   std::atomic<uint64_t> injected{0};
   std::atomic<uint64_t> received{0};
   std::thread producer([&] {
@@ -237,18 +236,15 @@ TEST(EngineTest, ControlChangesWhileTrafficFlows) {
       }
       ++injected;
     }
-    produced = true;
   });
+  // The consumer only drains the mem ring: engine calls (GetInterface too) belong to this,
+  // the control thread.
+  std::atomic<bool> drained{false};
   std::thread consumer([&] {
     BufferCache cache(e.pool());
-    auto end = steady_clock::now() + milliseconds(20000);
-    while (steady_clock::now() < end) {
+    while (!drained) {
       Buffer* b = rig.b->Collect(0);
       if (!b) {
-        if (produced && e.GetInterface(rig.ia)->stats.rx_packets == injected) {
-          auto v = e.GetInterface(rig.ib);
-          if (received == v->stats.tx_packets) break;
-        }
         std::this_thread::yield();
         continue;
       }
@@ -263,6 +259,15 @@ TEST(EngineTest, ControlChangesWhileTrafficFlows) {
     std::this_thread::sleep_for(milliseconds(2));
   }
   producer.join();
+  auto end = steady_clock::now() + milliseconds(20000);
+  while (steady_clock::now() < end) {
+    if (e.GetInterface(rig.ia)->stats.rx_packets == injected &&
+        received == e.GetInterface(rig.ib)->stats.tx_packets) {
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  drained = true;
   consumer.join();
   EXPECT_EQ(injected.load(), kFrames);
   auto va = e.GetInterface(rig.ia);
