@@ -37,7 +37,6 @@ class WorkerBarrier {
   // Releases the barrier when destroyed (or when Release() is called).
   class [[nodiscard]] Guard {
    public:
-    Guard() = default;
     Guard(Guard&& other) noexcept : barrier_(std::exchange(other.barrier_, nullptr)) {}
     Guard& operator=(Guard&& other) noexcept;
     Guard(const Guard&) = delete;
