@@ -34,18 +34,18 @@ class WorkerBarrier {
   WorkerBarrier(const WorkerBarrier&) = delete;
   WorkerBarrier& operator=(const WorkerBarrier&) = delete;
 
-  // Releases the barrier when destroyed (or when Release() is called).
+  // Releases the barrier when destroyed (moved-from guards release nothing).
   class [[nodiscard]] Guard {
    public:
     Guard(Guard&& other) noexcept : barrier_(std::exchange(other.barrier_, nullptr)) {}
     Guard& operator=(Guard&& other) noexcept;
     Guard(const Guard&) = delete;
     ~Guard() { Release(); }
-    void Release();
 
    private:
     friend class WorkerBarrier;
     explicit Guard(WorkerBarrier* barrier) : barrier_(barrier) {}
+    void Release();
     WorkerBarrier* barrier_ = nullptr;
   };
 
