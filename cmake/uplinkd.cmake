@@ -1,5 +1,7 @@
 # uplinkd_add_test(NAME SOURCES a_test.cc ... LIBS lib ... [LABELS l ...])
 # One GoogleTest executable; each TEST becomes a CTest test through gtest_discover_tests.
+# Label `unit` unless LABELS says otherwise. In a TSan build the UPLINKD_TSAN_TESTS are named
+# tsan.<Suite>.<Test> (ctest -R '^tsan\.') and built by the tsan_tests target.
 function(uplinkd_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
@@ -8,5 +10,12 @@ function(uplinkd_add_test name)
   if(ARG_LABELS)
     set(labels ${ARG_LABELS})
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${labels}")
+  # One label only: gtest_discover_tests splits a list given as a property value.
+  set(prefix "")
+  if(UPLINKD_TSAN AND name IN_LIST UPLINKD_TSAN_TESTS)
+    set(prefix "tsan.")
+    add_dependencies(tsan_tests ${name})
+  endif()
+  gtest_discover_tests(${name} TEST_PREFIX "${prefix}" DISCOVERY_TIMEOUT 60
+                       PROPERTIES LABELS "${labels}")
 endfunction()

@@ -57,6 +57,18 @@ bash scripts/build.sh asan
 run_ctest --test-dir build-asan -j 2 -L unit
 run_ctest --test-dir build-asan -L integration
 
+# ---- ThreadSanitizer stage --------------------------------------------------------------
+# Only the tests with threads of ours (the tsan_tests target: engine and workers, buffer pool,
+# af_packet/af_xdp/tap drivers) in a Debug -O1 build, so UPLINKD_DCHECK checks too. Any race
+# report fails its test (TSan exits non-zero); ours are fixed, never suppressed.
+echo "== ThreadSanitizer build: engine, worker, buffer and driver tests"
+bash scripts/build.sh tsan
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+run_ctest --test-dir build-tsan -j 2 -R '^tsan\.' -L unit
+run_ctest --test-dir build-tsan -R '^tsan\.' -L integration
+unset TSAN_OPTIONS
+# ---- end of the ThreadSanitizer stage --------------------------------------------------
+
 echo "== release build: every test"
 bash scripts/build.sh release
 run_ctest --test-dir build -j 2 -L unit

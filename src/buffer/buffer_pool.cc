@@ -105,6 +105,9 @@ Result<std::unique_ptr<BufferPool>> BufferPool::Create(const BufferPoolConfig& c
     pool->free_[i] = index;
   }
   pool->free_count_ = config.buffers;
+  if constexpr (UPLINKD_DCHECK_IS_ON) {
+    pool->state_ = std::make_unique<std::atomic<uint8_t>[]>(config.buffers);  // all kStateFree
+  }
   return pool;
 }
 
@@ -112,7 +115,7 @@ BufferPool::~BufferPool() {
   if (base_) munmap(base_, memory_size_);
 }
 
-uint32_t BufferPool::TakeIndices(uint32_t* out, uint32_t n) noexcept {
+uint32_t BufferPool::PopFree(uint32_t* out, uint32_t n) noexcept {
   SpinGuard guard(lock_);
   uint32_t take = std::min(n, free_count_);
   free_count_ -= take;
@@ -120,10 +123,23 @@ uint32_t BufferPool::TakeIndices(uint32_t* out, uint32_t n) noexcept {
   return take;
 }
 
-void BufferPool::ReturnIndices(const uint32_t* in, uint32_t n) noexcept {
+void BufferPool::PushFree(const uint32_t* in, uint32_t n) noexcept {
   SpinGuard guard(lock_);
+  // More free buffers than exist: something was freed twice (it would write past free_).
+  UPLINKD_DCHECK(n <= total_ - free_count_);
   std::memcpy(free_.data() + free_count_, in, n * sizeof(uint32_t));
   free_count_ += n;
+}
+
+uint32_t BufferPool::TakeIndices(uint32_t* out, uint32_t n) noexcept {
+  uint32_t take = PopFree(out, n);
+  for (uint32_t i = 0; i < take; ++i) MarkAllocated(out[i]);
+  return take;
+}
+
+void BufferPool::ReturnIndices(const uint32_t* in, uint32_t n) noexcept {
+  for (uint32_t i = 0; i < n; ++i) MarkFree(in[i]);
+  PushFree(in, n);
 }
 
 uint32_t BufferPool::free_in_pool() const {
@@ -151,7 +167,7 @@ void BufferPool::Unregister(BufferCache* cache) {
 BufferCache::BufferCache(BufferPool& pool) : pool_(pool) { pool_.Register(this); }
 
 BufferCache::~BufferCache() {
-  pool_.ReturnIndices(indices_, count_.load(std::memory_order_relaxed));
+  pool_.PushFree(indices_, count_.load(std::memory_order_relaxed));
   count_.store(0, std::memory_order_relaxed);
   pool_.Unregister(this);
 }
@@ -160,11 +176,13 @@ uint32_t BufferCache::Alloc(Buffer** out, uint32_t n) noexcept {
   uint32_t have = count_.load(std::memory_order_relaxed);
   if (have < n) {
     uint32_t want = std::min(kCapacity - have, std::max(n - have, kChunk));
-    have += pool_.TakeIndices(indices_ + have, want);
+    have += pool_.PopFree(indices_ + have, want);
   }
   uint32_t give = std::min(have, n);
   for (uint32_t i = 0; i < give; ++i) {
-    Buffer* b = pool_.FromIndex(indices_[--have]);
+    uint32_t index = indices_[--have];
+    pool_.MarkAllocated(index);
+    Buffer* b = pool_.FromIndex(index);
     ResetBuffer(b);
     out[i] = b;
   }
@@ -173,9 +191,10 @@ uint32_t BufferCache::Alloc(Buffer** out, uint32_t n) noexcept {
 }
 
 void BufferCache::Put(uint32_t index) noexcept {
+  pool_.MarkFree(index);
   uint32_t have = count_.load(std::memory_order_relaxed);
   if (have == kCapacity) {
-    pool_.ReturnIndices(indices_ + kCapacity - kChunk, kChunk);
+    pool_.PushFree(indices_ + kCapacity - kChunk, kChunk);
     have -= kChunk;
   }
   indices_[have++] = index;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "buffer/buffer.h"
+#include "common/check.h"
 #include "common/status.h"
 
 namespace uplinkd {
@@ -61,7 +62,9 @@ class BufferPool {
   uint8_t* memory() const { return base_; }
   size_t memory_size() const { return memory_size_; }
 
-  // Shared free stack (any thread; a short spinlock). Return how many were moved.
+  // Shared free stack (any thread; a short spinlock), for drivers that hold buffers outside a
+  // cache: Take hands out up to n buffers (returns how many), Return takes back n buffers the
+  // caller owns. Debug builds check each index and catch a buffer returned twice.
   uint32_t TakeIndices(uint32_t* out, uint32_t n) noexcept;
   void ReturnIndices(const uint32_t* in, uint32_t n) noexcept;
 
@@ -75,6 +78,30 @@ class BufferPool {
   BufferPool() = default;
   void Register(BufferCache* cache);
   void Unregister(BufferCache* cache);
+  // A cache's refill and flush: the indices stay free (they move between free lists).
+  uint32_t PopFree(uint32_t* out, uint32_t n) noexcept;
+  void PushFree(const uint32_t* in, uint32_t n) noexcept;
+
+  // Debug builds (UPLINKD_DCHECK_IS_ON) keep one state byte per buffer: free while its index is
+  // in the pool's stack or in a cache, allocated while someone holds the buffer. Every hand-out
+  // and every free checks the state it leaves, so a double free dies where it happens instead
+  // of handing one buffer to two owners later. Atomic exchanges: two threads freeing the same
+  // buffer at once are caught too. Release builds compile all of it out.
+  enum BufferState : uint8_t { kStateFree = 0, kStateAllocated = 1 };
+  void MarkAllocated(uint32_t index) noexcept {
+    if constexpr (UPLINKD_DCHECK_IS_ON) {
+      UPLINKD_DCHECK(index < total_);
+      UPLINKD_DCHECK(state_[index].exchange(kStateAllocated, std::memory_order_relaxed) ==
+                     kStateFree);  // handed out while already held: the free lists are corrupt
+    }
+  }
+  void MarkFree(uint32_t index) noexcept {
+    if constexpr (UPLINKD_DCHECK_IS_ON) {
+      UPLINKD_DCHECK(index < total_);
+      UPLINKD_DCHECK(state_[index].exchange(kStateFree, std::memory_order_relaxed) ==
+                     kStateAllocated);  // a double free (or a free of a buffer never handed out)
+    }
+  }
 
   uint8_t* base_ = nullptr;
   size_t memory_size_ = 0;
@@ -87,6 +114,7 @@ class BufferPool {
   mutable std::atomic_flag lock_ = ATOMIC_FLAG_INIT;
   std::vector<uint32_t> free_;  // capacity total_, never reallocated after Create
   uint32_t free_count_ = 0;
+  std::unique_ptr<std::atomic<uint8_t>[]> state_;  // debug builds only: BufferState per buffer
 
   mutable std::mutex caches_mu_;
   std::vector<BufferCache*> caches_;

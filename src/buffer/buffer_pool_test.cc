@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "buffer/packet_batch.h"
+#include "common/check.h"
 
 namespace uplinkd {
 namespace {
@@ -104,6 +105,62 @@ TEST(BufferPoolTest, CachesOnSeveralThreadsBalance) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(pool->available(), 8192u);
   EXPECT_EQ(pool->cached(), 0u);
+}
+
+// Buffers moving between the pool's stack, caches and a driver's own hands (TakeIndices /
+// ReturnIndices, as af_xdp and dpdk do) keep their debug state straight: no check fires.
+TEST(BufferPoolTest, IndicesAndCachesInterleaveWithoutTrippingChecks) {
+  auto pool = MakePool(300);
+  uint32_t held[64];
+  ASSERT_EQ(pool->TakeIndices(held, 64), 64u);
+  {
+    BufferCache cache(*pool);  // refills from the pool's stack, then flushes back into it
+    Buffer* bufs[200];
+    ASSERT_EQ(cache.Alloc(bufs, 200), 200u);
+    cache.Free(bufs, 200);
+    // A driver's buffer freed through a cache, a cache's buffer returned by index.
+    cache.FreeOne(pool->FromIndex(held[0]));
+    Buffer* one = cache.AllocOne();
+    ASSERT_NE(one, nullptr);
+    held[0] = one->index;
+  }
+  pool->ReturnIndices(held, 64);
+  EXPECT_EQ(pool->available(), 300u);
+}
+
+// What UPLINKD_DCHECK guards in the pool: a buffer freed twice, through a cache or by index, and
+// an index that is not the pool's. Only where the checks are compiled in (no NDEBUG).
+TEST(BufferPoolDeathTest, DoubleFreeAndBadIndexAreCaught) {
+  if (!UPLINKD_DCHECK_IS_ON) {
+    GTEST_SKIP() << "UPLINKD_DCHECK is compiled out (NDEBUG, release build): the pool does not "
+                    "check for double frees here; the asan and tsan builds run this test";
+  }
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // other tests of this binary start threads
+  auto pool = MakePool(64);
+  EXPECT_DEATH(
+      {
+        BufferCache cache(*pool);
+        Buffer* b = cache.AllocOne();
+        cache.FreeOne(b);
+        cache.FreeOne(b);
+      },
+      "check failed.*kStateAllocated");
+  EXPECT_DEATH(
+      {
+        uint32_t index;
+        ASSERT_EQ(pool->TakeIndices(&index, 1), 1u);
+        pool->ReturnIndices(&index, 1);
+        pool->ReturnIndices(&index, 1);
+      },
+      "check failed.*kStateAllocated");
+  EXPECT_DEATH(
+      {
+        uint32_t bad = 64;
+        pool->ReturnIndices(&bad, 1);
+      },
+      "check failed.*index < total_");
+  // The death tests ran in children: this pool is untouched.
+  EXPECT_EQ(pool->available(), 64u);
 }
 
 }  // namespace

@@ -15,10 +15,17 @@
     }                                                                                    \
   } while (0)
 
+// UPLINKD_DCHECK_IS_ON: 1 where UPLINKD_DCHECK checks (no NDEBUG: the Debug, asan and tsan
+// builds), 0 in release; for debug-only bookkeeping and for tests that need the checks.
+
 #ifdef NDEBUG
-#define UPLINKD_DCHECK(cond) \
-  do {                       \
+#define UPLINKD_DCHECK_IS_ON 0
+// Not evaluated (sizeof), but still compiled: variables used only by checks stay "used".
+#define UPLINKD_DCHECK(cond)    \
+  do {                          \
+    (void)sizeof(!(cond));      \
   } while (0)
 #else
+#define UPLINKD_DCHECK_IS_ON 1
 #define UPLINKD_DCHECK(cond) UPLINKD_CHECK(cond)
 #endif

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "common/log.h"
 
@@ -27,28 +26,13 @@ NodeId InputNodeFor(const std::string& driver) {
 
 }  // namespace
 
-// Parks the running workers for as long as it lives (BESS WorkerPauser).
-class Engine::Barrier {
- public:
-  explicit Barrier(Engine& engine) : engine_(engine) {
-    if (!engine_.started_) return;
-    uint64_t gen = engine_.generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
-    engine_.pause_.store(true, std::memory_order_release);
-    for (auto& w : engine_.workers_) {
-      w->Wake();
-      while (w->running() && w->parked_generation.load(std::memory_order_acquire) < gen) {
-        std::this_thread::yield();
-      }
-    }
-  }
-  ~Barrier() { engine_.pause_.store(false, std::memory_order_release); }
-  Barrier(const Barrier&) = delete;
-
- private:
-  Engine& engine_;
-};
-
-Engine::Barrier Engine::Sync() { return Barrier(*this); }
+// Workers asleep in epoll_wait are woken so that they see the pause now, not at their next
+// timeout.
+WorkerBarrier::Guard Engine::Sync() {
+  return barrier_->Sync([this] {
+    for (auto& w : workers_) w->Wake();
+  });
+}
 
 Engine::Engine(const EngineConfig& config) : config_(config) {}
 
@@ -75,10 +59,11 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   auto pool = BufferPool::Create(config.buffers);
   if (!pool.ok()) return pool.status().WithContext("buffers");
   engine->pool_ = std::move(pool).value();
+  engine->barrier_ = std::make_unique<WorkerBarrier>(std::max<uint32_t>(config.workers, 1));
+  WorkerEnv env{*engine->barrier_, *engine->pool_, engine->interfaces_, config.burst};
 
   if (config.workers == 0) {
-    engine->workers_.push_back(
-        std::make_unique<Worker>(*engine, 0, "uplinkd_main", config.main_core));
+    engine->workers_.push_back(std::make_unique<Worker>(env, 0, "uplinkd_main", config.main_core));
   } else {
     uint32_t main = config.main_core.value_or(0);
     for (uint32_t i = 0; i < config.workers; ++i) {
@@ -89,8 +74,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
         // VPP places workers on the cores after the main core; wrap on small machines.
         core = (main + 1 + i) % static_cast<uint32_t>(ncpu);
       }
-      engine->workers_.push_back(std::make_unique<Worker>(
-          *engine, i, fmt::format("uplinkd_wk_{}", i), core));
+      engine->workers_.push_back(
+          std::make_unique<Worker>(env, i, fmt::format("uplinkd_wk_{}", i), core));
     }
   }
   engine->runtime_baseline_ns_.assign(engine->workers_.size(), 0);

@@ -4,7 +4,6 @@
 // serializes its handlers; start-up runs before it), may allocate and log, and returns a Status.
 // Changes the workers can see are made while they are parked at a barrier (rare: topology).
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -14,6 +13,7 @@
 
 #include "buffer/buffer_pool.h"
 #include "drivers/driver.h"
+#include "graph/barrier.h"
 #include "graph/interface.h"
 #include "graph/worker.h"
 
@@ -118,18 +118,13 @@ class Engine {
   std::vector<ErrorView> Errors() const;
   void ClearRuntime();
 
-  // For the workers.
   uint16_t burst() const { return config_.burst; }
-  Interface* interface(uint32_t sw_if_index) { return interfaces_[sw_if_index].get(); }
-  bool pause_requested() const { return pause_.load(std::memory_order_acquire); }
-  uint64_t pause_generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
   explicit Engine(const EngineConfig& config);
 
   // Parks every running worker until the returned guard is destroyed.
-  class Barrier;
-  Barrier Sync();
+  WorkerBarrier::Guard Sync();
   void RebuildAssignments();  // workers parked
   Result<Interface*> Lookup(uint32_t sw_if_index) const;
   InterfaceStats SumStats(const Interface& iface) const;
@@ -137,13 +132,12 @@ class Engine {
 
   EngineConfig config_;
   std::unique_ptr<BufferPool> pool_;
+  std::unique_ptr<WorkerBarrier> barrier_;  // outlives the workers, which park on it
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<Interface>> interfaces_;  // indexed by sw_if_index; null = deleted
   uint32_t next_worker_ = 0;  // round-robin rx placement
   bool started_ = false;
 
-  std::atomic<bool> pause_{false};
-  std::atomic<uint64_t> generation_{0};
   std::vector<uint64_t> runtime_baseline_ns_;
 };
 

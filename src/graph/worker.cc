@@ -11,7 +11,6 @@
 
 #include "common/check.h"
 #include "common/log.h"
-#include "graph/engine.h"
 
 namespace uplinkd {
 namespace {
@@ -47,8 +46,9 @@ class TxLock {
 
 }  // namespace
 
-Worker::Worker(Engine& engine, uint32_t index, std::string name, std::optional<uint32_t> core)
-    : engine_(engine), index_(index), name_(std::move(name)), core_(core) {
+Worker::Worker(const WorkerEnv& env, uint32_t index, std::string name,
+               std::optional<uint32_t> core)
+    : env_(env), index_(index), name_(std::move(name)), core_(core) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   UPLINKD_CHECK(epoll_fd_ >= 0 && wake_fd_ >= 0);
@@ -66,6 +66,10 @@ Worker::~Worker() {
 
 Status Worker::Start() {
   start_ns = NowNs();
+  stop_.store(false, std::memory_order_relaxed);
+  // Attached before the thread exists: a Sync from now on waits for it, and the thread looks at
+  // the barrier before it first touches an interface.
+  env_.barrier.Attach(index_);
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
@@ -75,6 +79,7 @@ void Worker::Stop() {
   stop_.store(true, std::memory_order_release);
   Wake();
   thread_.join();
+  env_.barrier.Detach(index_);
 }
 
 void Worker::Wake() {
@@ -117,15 +122,6 @@ void Worker::RebuildEpoll() {
   }
 }
 
-void Worker::Park() {
-  // Spin-sleep rather than futex-wait: pauses are rare and short, and this cannot miss a
-  // release that races with the next Sync (the generation says which pause we parked for).
-  while (engine_.pause_requested()) {
-    parked_generation.store(engine_.pause_generation(), std::memory_order_release);
-    usleep(20);
-  }
-}
-
 void Worker::Run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   if (core_) {
@@ -136,12 +132,12 @@ void Worker::Run() {
       Logger("engine")->warn("{}: cannot pin to cpu {}", name_, *core_);
     }
   }
-  BufferCache cache(engine_.pool());
+  BufferCache cache(env_.pool);
   SetThreadBufferCache(&cache);
   uint64_t loop = 0;
   while (!stop_.load(std::memory_order_acquire)) {
-    if (engine_.pause_requested()) {
-      Park();
+    if (env_.barrier.ShouldPark()) {
+      env_.barrier.Park(index_);
       continue;
     }
     ++loop;
@@ -213,7 +209,7 @@ void Worker::Sleep(int timeout_ms) noexcept {
 uint16_t Worker::ProcessQueue(RxAssignment& a, BufferCache& cache) noexcept {
   NodeStats& input = node_stats[static_cast<int>(a.iface->input_node)];
   uint64_t t0 = __rdtsc();
-  uint16_t n = a.rxq->Receive(cache, batch_.pkts, engine_.burst());
+  uint16_t n = a.rxq->Receive(cache, batch_.pkts, env_.burst);
   uint64_t t1 = __rdtsc();
   if (n == 0) {
     Bump(input.calls);
@@ -246,7 +242,7 @@ uint16_t Worker::ProcessQueue(RxAssignment& a, BufferCache& cache) noexcept {
     Drop(cache, rx_if, DropReason::kNoXconnect, batch_.pkts, n);
     return n;
   }
-  Interface& tx_if = *engine_.interface(rx_if.xconnect_to);
+  Interface& tx_if = *env_.interfaces[rx_if.xconnect_to];
   if (!tx_if.admin_up) {
     Drop(cache, rx_if, DropReason::kInterfaceDown, batch_.pkts, n);
     return n;

@@ -12,12 +12,20 @@
 
 #include "buffer/buffer_pool.h"
 #include "buffer/packet_batch.h"
+#include "graph/barrier.h"
 #include "graph/interface.h"
 #include "graph/nodes.h"
 
 namespace uplinkd {
 
-class Engine;
+// What a worker sees of the engine. The engine changes it only while the workers are parked
+// at `barrier`, so workers read it without locks.
+struct WorkerEnv {
+  WorkerBarrier& barrier;
+  BufferPool& pool;
+  const std::vector<std::unique_ptr<Interface>>& interfaces;  // by sw_if_index; null = deleted
+  uint16_t burst;
+};
 
 // One rx queue placed on this worker.
 struct RxAssignment {
@@ -33,13 +41,14 @@ struct RxAssignment {
 
 class Worker {
  public:
-  Worker(Engine& engine, uint32_t index, std::string name, std::optional<uint32_t> core);
+  Worker(const WorkerEnv& env, uint32_t index, std::string name, std::optional<uint32_t> core);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // Control thread. Start attaches the worker to the barrier; Stop joins it and detaches.
   Status Start();
-  void Stop();  // joins
+  void Stop();
 
   uint32_t index() const { return index_; }
   const std::string& name() const { return name_; }
@@ -52,7 +61,6 @@ class Worker {
   void Wake();  // makes a sleeping epoll_wait return (barrier, stop)
 
   // Read by the control thread.
-  std::atomic<uint64_t> parked_generation{0};
   std::atomic<uint64_t> loops{0};
   std::atomic<uint64_t> sleeps{0};
   NodeStats node_stats[kNodeCount];
@@ -61,14 +69,13 @@ class Worker {
 
  private:
   void Run();
-  void Park();
   uint16_t ProcessQueue(RxAssignment& a, BufferCache& cache) noexcept;
   void Drop(BufferCache& cache, Interface& rx_if, DropReason reason, Buffer* const* pkts,
             uint16_t n) noexcept;
   void Sleep(int timeout_ms) noexcept;
   void RebuildEpoll();
 
-  Engine& engine_;
+  const WorkerEnv env_;
   const uint32_t index_;
   const std::string name_;
   const std::optional<uint32_t> core_;
