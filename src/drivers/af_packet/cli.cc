@@ -15,22 +15,6 @@
 namespace uplinkd {
 namespace {
 
-// Reads the value after words[*i] as a number in [min, max] and advances *i past it.
-Status TakeNumber(const std::vector<std::string>& words, size_t* i, uint64_t min, uint64_t max,
-                  uint64_t* value) {
-  const std::string& key = words[*i];
-  if (*i + 1 >= words.size()) return Failure(EINVAL, "expected a number after '{}'", key);
-  const std::string& text = words[*i + 1];
-  std::optional<uint64_t> v = ParseUnsigned(text);
-  if (!v) return Failure(EINVAL, "expected a number after '{}', got '{}'", key, text);
-  if (*v < min || *v > max) {
-    return Failure(EINVAL, "'{}' must be in {}..{}, got {}", key, min, max, *v);
-  }
-  *value = *v;
-  *i += 2;
-  return Status::Ok();
-}
-
 // Reads the value after words[*i] as a number and advances *i past it; the range is the caller's.
 Result<uint64_t> TakeAnyNumber(const std::vector<std::string>& words, size_t* i) {
   const std::string& key = words[*i];
@@ -40,6 +24,19 @@ Result<uint64_t> TakeAnyNumber(const std::vector<std::string>& words, size_t* i)
   if (!v) return Failure(EINVAL, "expected a number after '{}', got '{}'", key, text);
   *i += 2;
   return *v;
+}
+
+// The same, in [min, max].
+Status TakeNumber(const std::vector<std::string>& words, size_t* i, uint64_t min, uint64_t max,
+                  uint64_t* value) {
+  const std::string key = words[*i];
+  Result<uint64_t> v = TakeAnyNumber(words, i);
+  if (!v.ok()) return v.status();
+  if (*v < min || *v > max) {
+    return Failure(EINVAL, "'{}' must be in {}..{}, got {}", key, min, max, *v);
+  }
+  *value = *v;
+  return Status::Ok();
 }
 
 }  // namespace
