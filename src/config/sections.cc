@@ -8,6 +8,7 @@
 #include "common/parse.h"
 #include "config/parser.h"
 #include "config/startup_config.h"
+#include "drivers/interface_config.h"
 
 namespace uplinkd {
 
@@ -263,11 +264,48 @@ constexpr std::string_view kRssTypes[] = {
     "mpls",    "l3-src-only", "l3-dst-only", "l4-src-only", "l4-dst-only",
 };
 
+// Queue counts and descriptor counts: the shared interface limits (drivers/interface_config.h),
+// checked here with the line, not found out (or truncated to DPDK's uint16_t) when the port is
+// set up. Descriptors need not be powers of two: the PMD rounds to its own alignment.
+// The number after `opt`, any size: the limits below name a too-large value themselves.
+Result<uint64_t> DevNumber(Parser& p, const Token& opt) {
+  if (!p.PeekIs(TokenKind::kWord)) {
+    return p.Error(opt.line, "expected a number after {}, got {}", Quote(opt.text),
+                   p.DescribeNext());
+  }
+  const Token& v = p.Next();
+  auto n = ParseUnsigned(v.text);
+  if (!n) {
+    return p.Error(opt.line, "expected a number after {}, got {}", Quote(opt.text), Quote(v.text));
+  }
+  return *n;
+}
+
+template <std::optional<uint32_t> DpdkDev::*kMember>
+Status DevQueues(Parser& p, const Token& opt, DpdkDev& dev) {
+  Result<uint64_t> v = DevNumber(p, opt);
+  if (!v.ok()) return v.status();
+  Result<uint16_t> n = CheckQueueCount(opt.text, *v);
+  if (!n.ok()) return p.Error(opt.line, "{}", n.status().message());
+  dev.*kMember = *n;
+  return Status::Ok();
+}
+
+template <std::optional<uint32_t> DpdkDev::*kMember>
+Status DevDescriptors(Parser& p, const Token& opt, DpdkDev& dev) {
+  Result<uint64_t> v = DevNumber(p, opt);
+  if (!v.ok()) return v.status();
+  Result<uint32_t> n = CheckRingSize(opt.text, *v, RingSizeRule::kAnyInRange);
+  if (!n.ok()) return p.Error(opt.line, "{}", n.status().message());
+  dev.*kMember = *n;
+  return Status::Ok();
+}
+
 constexpr OptionSpec<DpdkDev> kDpdkDevOptions[] = {
-    {"num-rx-queues", OptU32<DpdkDev, &DpdkDev::num_rx_queues, 1>},
-    {"num-tx-queues", OptU32<DpdkDev, &DpdkDev::num_tx_queues, 1>},
-    {"num-rx-desc", OptU32<DpdkDev, &DpdkDev::num_rx_desc, 1>},
-    {"num-tx-desc", OptU32<DpdkDev, &DpdkDev::num_tx_desc, 1>},
+    {"num-rx-queues", DevQueues<&DpdkDev::num_rx_queues>},
+    {"num-tx-queues", DevQueues<&DpdkDev::num_tx_queues>},
+    {"num-rx-desc", DevDescriptors<&DpdkDev::num_rx_desc>},
+    {"num-tx-desc", DevDescriptors<&DpdkDev::num_tx_desc>},
     {"name", Str<DpdkDev, &DpdkDev::name>},
     {"tag", Str<DpdkDev, &DpdkDev::tag>},
     {"devargs", Str<DpdkDev, &DpdkDev::devargs>},

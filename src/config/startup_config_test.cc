@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "drivers/interface_config.h"
+
 namespace uplinkd {
 namespace {
 
@@ -275,7 +277,7 @@ TEST(StartupSectionsTest, ValidatedValues) {
   EXPECT_EQ(ErrorOf("cpu { scheduler-priority 100 }"),
             "startup.conf:1: value '100' for 'scheduler-priority' is out of range (0..99)");
   EXPECT_EQ(ErrorOf("dpdk { dev 0000:00:08.0 { num-rx-queues 0 } }"),
-            "startup.conf:1: value '0' for 'num-rx-queues' is out of range (1..4294967295)");
+            "startup.conf:1: num-rx-queues=0: must be at least 1");
   EXPECT_EQ(ErrorOf("dpdk { dev 0000:00:08.0 { rss { ipv5 } } }"),
             "startup.conf:1: unknown rss hash type 'ipv5'");
   EXPECT_EQ(ErrorOf("dpdk { socket-mem 1024,,0 }"),
@@ -287,6 +289,34 @@ TEST(StartupSectionsTest, ValidatedValues) {
   EXPECT_EQ(ErrorOf("statseg { per-node-counters maybe }"),
             "startup.conf:1: invalid value 'maybe' for 'per-node-counters' (expected one of on, "
             "off, enable, disable)");
+}
+
+// The dev options use the interface limits (drivers/interface_config.h) at parse time, with the
+// line: DPDK's descriptor counts are uint16_t, so 65536 or 70000 would otherwise be truncated
+// when the port is set up.
+TEST(StartupSectionsTest, DpdkDevLimits) {
+  StartupConfig c = MustParse(fmt::format(
+      "dpdk {{ dev 0000:00:08.0 {{ num-rx-queues {} num-tx-queues 1 num-rx-desc {} "
+      "num-tx-desc {} }} dev default {{ num-rx-desc 1000 }} }}",
+      kMaxInterfaceQueues, kMaxRingSize, kMinRingSize));
+  ASSERT_EQ(c.dpdk.devs.size(), 1u);
+  EXPECT_EQ(c.dpdk.devs[0].num_rx_queues, kMaxInterfaceQueues);
+  EXPECT_EQ(c.dpdk.devs[0].num_rx_desc, kMaxRingSize);
+  EXPECT_EQ(c.dpdk.devs[0].num_tx_desc, kMinRingSize);
+  EXPECT_EQ(c.dpdk.dev_default->num_rx_desc, 1000u);  // no power-of-two rule for descriptors
+
+  EXPECT_EQ(ErrorOf("dpdk {\n  dev 0000:00:08.0 {\n    num-rx-desc 65536\n  }\n}\n"),
+            "startup.conf:3: num-rx-desc=65536: must be at most 32768");
+  EXPECT_EQ(ErrorOf("dpdk {\n  dev default {\n\n    num-tx-desc 70000\n  }\n}\n"),
+            "startup.conf:4: num-tx-desc=70000: must be at most 32768");
+  EXPECT_EQ(ErrorOf("dpdk { dev default { num-tx-desc 32 } }"),
+            "startup.conf:1: num-tx-desc=32: must be at least 64");
+  EXPECT_EQ(ErrorOf("dpdk { dev default { num-rx-desc 99999999999 } }"),
+            "startup.conf:1: num-rx-desc=99999999999: must be at most 32768");
+  EXPECT_EQ(ErrorOf("dpdk {\n dev 0000:00:08.0 { num-tx-queues 65 }\n}"),
+            "startup.conf:2: num-tx-queues=65: must be at most 64");
+  EXPECT_EQ(ErrorOf("dpdk { dev default { num-rx-queues many } }"),
+            "startup.conf:1: expected a number after 'num-rx-queues', got 'many'");
 }
 
 // ---- errors: one test per class, exact messages ---------------------------------------------

@@ -60,17 +60,11 @@ const std::string* Get(const std::map<std::string, std::string>& env, const char
 
 // ---- value checks shared by the variables and the JSON fields; the caller adds "NAME=VALUE: ".
 
-Status CheckQueues(uint64_t n) {
-  if (n == 0) return Failure(EINVAL, "must be at least 1");
-  if (n > kMaxQueues) return Failure(EINVAL, "must be at most {}", kMaxQueues);
-  return Status::Ok();
-}
-
-Status CheckRingSize(uint64_t n) {
-  if (!IsPowerOfTwo(n)) return Failure(EINVAL, "not a power of two");
-  if (n > kMaxRingSize) return Failure(EINVAL, "must be at most {}", kMaxRingSize);
-  return Status::Ok();
-}
+// Queue counts and ring sizes: the dataplane's limits (drivers/interface_config.h), so nothing it
+// would refuse gets past here. Ring sizes must be powers of two (Calico's rule; the driver may
+// not be chosen yet, and af_xdp's and the tap's rings need it).
+Result<uint16_t> CheckQueues(uint64_t n) { return CheckQueueCount(n); }
+Result<uint32_t> CheckRings(uint64_t n) { return CheckRingSize(n, RingSizeRule::kPowerOfTwo); }
 
 Status CheckMtu(uint64_t n) {
   if (n < kMinMtu || n > kMaxMtu) {
@@ -157,7 +151,8 @@ void Set(Setting<T>& s, T value, std::string source, std::string shown) {
 struct PartialSpec {
   Setting<std::string> name, driver, new_driver, physical_network;
   Setting<RxMode> rx_mode;
-  Setting<uint32_t> rx_queues, tx_queues, rx_size, tx_size, mtu;
+  Setting<uint16_t> rx_queues, tx_queues;
+  Setting<uint32_t> rx_size, tx_size, mtu;
   bool is_main = false;
   std::string where;  // "CALICOVPP_INTERFACE" or "CALICOVPP_INTERFACES: uplinkInterfaces[1]"
 };
@@ -201,16 +196,16 @@ Status ParseRingSizeVar(const char* var, const std::string& text, Setting<uint32
   if (comma != std::string::npos && tx_text.find(',') != std::string::npos) {
     return Failure(EINVAL, "{}={}: expected SIZE or RX,TX", var, text);
   }
-  for (const std::string* part : {&rx_text, &tx_text}) {
-    auto n = ParseUnsigned(*part);
+  uint32_t sizes[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    auto n = ParseUnsigned(i == 0 ? rx_text : tx_text);
     if (!n) return Failure(EINVAL, "{}={}: not a number", var, text);
-    Status st = CheckRingSize(*n);
-    if (!st.ok()) return Named(var, text, st);
+    Result<uint32_t> size = CheckRings(*n);
+    if (!size.ok()) return Named(var, text, size.status());
+    sizes[i] = *size;
   }
-  uint32_t r = static_cast<uint32_t>(*ParseUnsigned(rx_text));
-  uint32_t t = static_cast<uint32_t>(*ParseUnsigned(tx_text));
-  Set(rx, r, var, text);
-  Set(tx, t, var, text);
+  Set(rx, sizes[0], var, text);
+  Set(tx, sizes[1], var, text);
   return Status::Ok();
 }
 
@@ -246,9 +241,9 @@ Result<PartialSpec> ParseLegacy(const std::map<std::string, std::string>& env) {
   if (const std::string* v = Get(env, kRxQueuesVar)) {
     Result<uint64_t> n = EnvNumber(kRxQueuesVar, *v);
     if (!n.ok()) return n.status();
-    Status st = CheckQueues(*n);
-    if (!st.ok()) return Named(kRxQueuesVar, *v, st);
-    Set(p.rx_queues, static_cast<uint32_t>(*n), kRxQueuesVar, *v);
+    Result<uint16_t> q = CheckQueues(*n);
+    if (!q.ok()) return Named(kRxQueuesVar, *v, q.status());
+    Set(p.rx_queues, *q, kRxQueuesVar, *v);
   }
   if (const std::string* v = Get(env, kRingSizeVar)) {
     UPLINKD_RETURN_IF_ERROR(ParseRingSizeVar(kRingSizeVar, *v, p.rx_size, p.tx_size));
@@ -328,9 +323,10 @@ Result<std::string> JsonString(const char* var, const std::string& path, const j
 
 // One numeric field under either of its names: Calico's (`rx`) or the descriptive one the
 // uplinkd docs use (`numRxQueues`). Both at once is ambiguous.
+template <typename T>
 Status JsonNumberField(const char* var, const std::string& where, const json& obj,
                        std::string_view calico_key, std::string_view long_key,
-                       Status (*check)(uint64_t), Setting<uint32_t>& out,
+                       Result<T> (*check)(uint64_t), Setting<T>& out,
                        std::set<std::string>& seen) {
   const json* found = nullptr;
   std::string_view key;
@@ -348,9 +344,12 @@ Status JsonNumberField(const char* var, const std::string& where, const json& ob
   std::string path = fmt::format("{}.{}", where, key);
   Result<uint64_t> n = JsonUnsigned(var, path, *found);
   if (!n.ok()) return n.status();
-  Status st = check(*n);
-  if (!st.ok()) return Status(st.code(), fmt::format("{}: {}={}: {}", var, path, *n, st.message()));
-  Set(out, static_cast<uint32_t>(*n), fmt::format("{}: {}", var, path), std::to_string(*n));
+  Result<T> checked = check(*n);
+  if (!checked.ok()) {
+    const Status& st = checked.status();
+    return Status(st.code(), fmt::format("{}: {}={}: {}", var, path, *n, st.message()));
+  }
+  Set(out, *checked, fmt::format("{}: {}", var, path), std::to_string(*n));
   return Status::Ok();
 }
 
@@ -362,9 +361,9 @@ Status ParseInterfaceSpec(const json& obj, const std::string& where, PartialSpec
   UPLINKD_RETURN_IF_ERROR(JsonNumberField(kInterfacesVar, where, obj, "tx", "numTxQueues",
                                           CheckQueues, p.tx_queues, seen));
   UPLINKD_RETURN_IF_ERROR(JsonNumberField(kInterfacesVar, where, obj, "rxqsz", "rxQueueSize",
-                                          CheckRingSize, p.rx_size, seen));
+                                          CheckRings, p.rx_size, seen));
   UPLINKD_RETURN_IF_ERROR(JsonNumberField(kInterfacesVar, where, obj, "txqsz", "txQueueSize",
-                                          CheckRingSize, p.tx_size, seen));
+                                          CheckRings, p.tx_size, seen));
   seen.insert("rxMode");
   if (auto it = obj.find("rxMode"); it != obj.end() && !it->is_null()) {
     std::string path = where + ".rxMode";

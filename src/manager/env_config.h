@@ -27,29 +27,30 @@
 
 #include "common/status.h"
 #include "drivers/driver.h"
+#include "drivers/interface_config.h"
 
 namespace uplinkd {
 
 // The drivers CALICOVPP_NATIVE_DRIVER / vppDriver may name, sorted (that is how errors list them).
 inline constexpr std::string_view kUplinkDrivers[] = {"af_packet", "af_xdp", "avf",
                                                       "dpdk",      "none",   "virtio"};
-// Upper bounds checked before the device is known (the device's own maximum is checked later,
-// ValidateAgainstDevice). Ring sizes: what virtio and the tap driver accept.
-inline constexpr uint32_t kMaxQueues = 65535;
-inline constexpr uint32_t kMaxRingSize = 32768;
+// Queue counts and ring sizes are checked with the dataplane's own limits
+// (drivers/interface_config.h), before the device is known; the device's own maximum is checked
+// later (ValidateAgainstDevice).
 inline constexpr uint32_t kMinMtu = 68;  // IPv4's minimum; the kernel refuses less
 inline constexpr uint32_t kMaxMtu = 65535;
 // Where the Linux snapshot is kept when neither CALICOVPP_INITIAL_CONFIG.ifConfigSavePath nor
 // CALICOVPP_IF_CONFIG_PATH says (Calico saves nothing by default; uplinkd always does).
 inline constexpr std::string_view kDefaultStateFile = "/run/uplinkd/uplink-state.json";
 
-struct UplinkSpec {
+// The queues and ring sizes are the dataplane's typed InterfaceQueues (0 = the driver's default,
+// else within its limits; ring sizes are powers of two, Calico's rule), so what the manager
+// sends is printed from the values checked here (FormatAfPacketCreateArgs, ...).
+struct UplinkSpec : InterfaceQueues {
   std::string interface_name;     // CALICOVPP_INTERFACE / interfaceName
   std::string driver;             // "" = auto; one of kUplinkDrivers (vppDriver /
                                   // CALICOVPP_NATIVE_DRIVER), lower-cased
   std::optional<RxMode> rx_mode;  // unset = the driver's default (DefaultRxMode)
-  uint32_t num_rx_queues = 0, num_tx_queues = 0;  // 0 = driver default; else 1..kMaxQueues
-  uint32_t rx_queue_size = 0, tx_queue_size = 0;  // 0 = default; else a power of two
   std::optional<uint32_t> mtu;    // mtu / CALICOVPP_TAP_MTU; kMinMtu..kMaxMtu
   bool is_main = true;
   std::string new_driver;         // kernel driver to bind before start (newDriver /
@@ -61,11 +62,10 @@ struct UplinkSpec {
   std::string name_source, rx_queues_source, tx_queues_source;
 };
 
-// The host tap (vppHostTapSpec / CALICOVPP_TAP_RX_MODE / CALICOVPP_TAP_RING_SIZE).
-struct HostTapSpec {
-  std::optional<RxMode> rx_mode;                  // unset = adaptive (Calico's default)
-  uint32_t num_rx_queues = 0, num_tx_queues = 0;  // 0 = 1
-  uint32_t rx_queue_size = 0, tx_queue_size = 0;  // 0 = 1024 (Calico's default)
+// The host tap (vppHostTapSpec / CALICOVPP_TAP_RX_MODE / CALICOVPP_TAP_RING_SIZE). Queues 0 = 1,
+// ring sizes 0 = 1024 (Calico's defaults).
+struct HostTapSpec : InterfaceQueues {
+  std::optional<RxMode> rx_mode;  // unset = adaptive (Calico's default)
 };
 
 struct ManagerConfig {

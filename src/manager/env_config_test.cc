@@ -136,8 +136,15 @@ TEST(ManagerEnv, RxQueues) {
             "CALICOVPP_RX_QUEUES=two: not a number");
   EXPECT_EQ(Error({{"CALICOVPP_INTERFACE", "eth0"}, {"CALICOVPP_RX_QUEUES", "-1"}}),
             "CALICOVPP_RX_QUEUES=-1: not a number");
+  // The dataplane's limit (drivers/interface_config.h), not a wider one of the manager's own.
+  EXPECT_EQ(Parse({{"CALICOVPP_INTERFACE", "eth0"}, {"CALICOVPP_RX_QUEUES", "64"}})
+                .uplinks[0]
+                .num_rx_queues,
+            64u);
+  EXPECT_EQ(Error({{"CALICOVPP_INTERFACE", "eth0"}, {"CALICOVPP_RX_QUEUES", "65"}}),
+            "CALICOVPP_RX_QUEUES=65: must be at most 64");
   EXPECT_EQ(Error({{"CALICOVPP_INTERFACE", "eth0"}, {"CALICOVPP_RX_QUEUES", "70000"}}),
-            "CALICOVPP_RX_QUEUES=70000: must be at most 65535");
+            "CALICOVPP_RX_QUEUES=70000: must be at most 64");
 }
 
 TEST(ManagerEnv, RingSize) {
@@ -156,6 +163,8 @@ TEST(ManagerEnv, RingSize) {
             "CALICOVPP_RING_SIZE=1024,500: not a power of two");
   EXPECT_EQ(Error({{"CALICOVPP_INTERFACE", "eth0"}, {"CALICOVPP_RING_SIZE", "65536"}}),
             "CALICOVPP_RING_SIZE=65536: must be at most 32768");
+  EXPECT_EQ(Error({{"CALICOVPP_INTERFACE", "eth0"}, {"CALICOVPP_RING_SIZE", "1024,32"}}),
+            "CALICOVPP_RING_SIZE=1024,32: must be at least 64");
   EXPECT_EQ(Error({{"CALICOVPP_INTERFACE", "eth0"}, {"CALICOVPP_RING_SIZE", "big"}}),
             "CALICOVPP_RING_SIZE=big: not a number");
   EXPECT_EQ(Error({{"CALICOVPP_INTERFACE", "eth0"}, {"CALICOVPP_RING_SIZE", "1024,"}}),

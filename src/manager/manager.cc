@@ -20,9 +20,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/args.h"
 #include "cli/client.h"
 #include "common/log.h"
 #include "common/parse.h"
+#include "drivers/af_packet/af_packet.h"
 #include "drivers/tap/host_tap_marker.h"
 #include "buffer/buffer.h"
 #include "buffer/buffer_pool.h"
@@ -572,22 +574,27 @@ Status Manager::ConfigureDataplane(const DriverSupport& driver, const Rendered& 
   const LinkSnapshot& snap = state_.snapshot;
   std::string uplink_if;
   std::vector<std::string> commands;
+  // The create commands are printed from the typed queues ParseManagerEnv checked with the
+  // dataplane's limits, by the formatter beside the dataplane's parser: it reads back the same.
   if (driver.driver == "af_packet") {
-    uplink_if = "host-" + snap.name;
-    std::string create = "create host-interface name " + snap.name;
-    if (uplink.num_rx_queues) create += fmt::format(" num-rx-queues {}", uplink.num_rx_queues);
-    if (uplink.num_tx_queues) create += fmt::format(" num-tx-queues {}", uplink.num_tx_queues);
-    if (uplink.rx_queue_size) create += fmt::format(" rx-size {}", uplink.rx_queue_size);
-    if (uplink.tx_queue_size) create += fmt::format(" tx-size {}", uplink.tx_queue_size);
-    commands.push_back(create);
+    AfPacketArgs args = AfPacketArgsFor(snap.name, uplink);
+    uplink_if = AfPacketInterfaceName(args);
+    commands.push_back("create host-interface " + JoinCliWords(FormatAfPacketCreateArgs(args)));
   } else if (driver.driver == "af_xdp") {
-    uplink_if = snap.name;  // af_xdp interfaces are named after their host-if
-    std::string create = fmt::format("create interface af_xdp host-if {} num-rx-queues {}",
-                                     snap.name, af_xdp_queues_);
-    if (uplink.rx_queue_size) create += fmt::format(" rx-queue-size {}", uplink.rx_queue_size);
-    if (uplink.tx_queue_size) create += fmt::format(" tx-queue-size {}", uplink.tx_queue_size);
-    if (!af_xdp_multi_buffer_) create += " no-multi-buffer";
-    commands.push_back(create);
+#ifdef UPLINKD_WITH_XDP
+    // One socket per rx channel: af_xdp_queues_, the uplink's count unless the channels could
+    // not be raised to it (PreconfigureAfXdp).
+    InterfaceQueues queues = uplink;
+    Result<uint16_t> sockets = CheckQueueCount("num-rx-queues", af_xdp_queues_);
+    if (!sockets.ok()) return sockets.status();
+    queues.num_rx_queues = *sockets;
+    AfXdpArgs args = AfXdpArgsFor(snap.name, queues);
+    args.multi_buffer = af_xdp_multi_buffer_;
+    uplink_if = AfXdpInterfaceName(args);
+    commands.push_back("create interface af_xdp " + JoinCliWords(FormatAfXdpCreateArgs(args)));
+#else
+    return Failure(ENOTSUP, "driver af_xdp: uplinkd was built without it");
+#endif
   } else if (driver.driver == "dpdk") {
     uplink_if = dpdk_uplink_;  // made by the dpdk stanza; found by its tag or its vdev name
   } else {

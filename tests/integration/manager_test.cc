@@ -593,6 +593,28 @@ TEST_F(ManagerTest, InvalidVariableChangesNothing) {
   ExpectRestored();
 }
 
+// Values the environment used to accept and the dataplane then refused, after the uplink was
+// already parked: now the manager's check is the dataplane's (drivers/interface_config.h).
+TEST_F(ManagerTest, ValueTheDataplaneWouldRefuseChangesNothing) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"CALICOVPP_RX_QUEUES=65", "CALICOVPP_RX_QUEUES=65: must be at most 64"},
+      {R"(CALICOVPP_INTERFACES={"uplinkInterfaces": [{"interfaceName": "eth0",)"
+       R"( "numTxQueues": 65}]})",
+       "uplinkInterfaces[0].numTxQueues=65: must be at most 64"},
+  };
+  for (const auto& [variable, message] : cases) {
+    SCOPED_TRACE(variable);
+    std::vector<std::string> env = Env("af_packet");
+    env.push_back(variable);
+    auto manager = StartManager(env);
+    ASSERT_TRUE(manager);
+    ExitStatus st = manager->Wait(std::chrono::seconds(10));
+    EXPECT_TRUE(st.exited && st.code == 2) << st.ToString();
+    EXPECT_NE(manager->Log().find(message), std::string::npos) << manager->Log();
+    ExpectRestored();
+  }
+}
+
 TEST_F(ManagerTest, MissingInterfaceChangesNothing) {
   std::vector<std::string> env = Env("af_packet");
   env[0] = "CALICOVPP_INTERFACE=eth9";

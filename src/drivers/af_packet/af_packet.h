@@ -32,19 +32,22 @@
 #include "common/parse.h"
 #include "common/status.h"
 #include "drivers/driver.h"
+#include "drivers/interface_config.h"
 
 namespace uplinkd {
 
 struct AfPacketArgs {
   std::string host_if;  // Linux interface name (`name IF`)
-  uint16_t num_rx_queues = 1, num_tx_queues = 1;
+  uint16_t num_rx_queues = 1, num_tx_queues = 1;  // 1..kMaxInterfaceQueues
   uint32_t rx_frame_size = 0, tx_frame_size = 0;  // 0 = pick from MTU
   uint32_t rx_frames_per_block = 0, tx_frames_per_block = 0;
-  uint32_t rx_size = 0, tx_size = 0;  // ring sizes in frames (`rx-size`, `tx-size`), 0 = defaults
+  // Ring sizes in frames (`rx-size`, `tx-size`): 0 = defaults, else kMinRingSize..kMaxRingSize.
+  uint32_t rx_size = 0, tx_size = 0;
   std::optional<MacAddress> hw_addr;  // the engine-side MAC; default: the Linux interface's MAC
   bool use_v2 = false;                // `v2`: TPACKET_V2 instead of V3
   bool qdisc_bypass = true;           // `qdisc-bypass-disable` clears it
   bool offloads = true;               // `cksum-gso-disable` clears it (no vnet headers)
+  bool operator==(const AfPacketArgs&) const = default;
 };
 
 // Parses the options of VPP's `create host-interface ...` (everything after those two words):
@@ -52,7 +55,15 @@ struct AfPacketArgs {
 // [tx-per-block N] [rx-frame-size N] [tx-frame-size N] [hw-addr MAC] [qdisc-bypass-disable]
 // [cksum-gso-disable] [mode ethernet]
 // A bad word gives an error naming it. `args` is only written when the whole line parses.
+// Queue counts and ring sizes are checked against drivers/interface_config.h's limits.
 Status ParseAfPacketCreateArgs(const std::vector<std::string>& words, AfPacketArgs* args);
+
+// The words ParseAfPacketCreateArgs reads back as `args` (options at their default are left
+// out): what the manager sends, so both sides read one syntax. `args` must be within the limits.
+std::vector<std::string> FormatAfPacketCreateArgs(const AfPacketArgs& args);
+
+// `name host_if` with the queues and ring sizes of `queues` (0 = the default).
+AfPacketArgs AfPacketArgsFor(std::string host_if, const InterfaceQueues& queues);
 
 // Cold, control thread. Opens the sockets and maps the rings in the network namespace of the
 // calling thread. Everything is checked (interface exists, sizes sane) before the interface is

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include "buffer/buffer_pool.h"
@@ -320,6 +321,54 @@ TEST(AfPacketParse, AcceptsEveryOption) {
   EXPECT_EQ(AfPacketInterfaceName(a), "host-eth1");
 }
 
+TEST(AfPacketParse, RingSizesNeedNotBePowersOfTwo) {
+  // The kernel takes any tp_frame_nr; the limits are the shared range only.
+  AfPacketArgs a;
+  ASSERT_TRUE(ParseAfPacketCreateArgs({"name", "eth0", "rx-size", "5000", "tx-size", "64",
+                                       "num-rx-queues", "64"},
+                                      &a)
+                  .ok());
+  EXPECT_EQ(a.rx_size, 5000u);
+  EXPECT_EQ(a.tx_size, kMinRingSize);
+  EXPECT_EQ(a.num_rx_queues, kMaxInterfaceQueues);
+}
+
+// What the manager sends is FormatAfPacketCreateArgs' output: it must parse back to the same args.
+TEST(AfPacketParse, FormatRoundTrips) {
+  AfPacketArgs defaults;
+  defaults.host_if = "eth0";
+  EXPECT_EQ(FormatAfPacketCreateArgs(defaults), (std::vector<std::string>{"name", "eth0"}));
+
+  AfPacketArgs all;
+  all.host_if = "veth-up0";
+  all.num_rx_queues = kMaxInterfaceQueues;
+  all.num_tx_queues = 3;
+  all.rx_size = kMaxRingSize;
+  all.tx_size = 1000;
+  all.rx_frames_per_block = 8;
+  all.tx_frames_per_block = 2;
+  all.rx_frame_size = 4096;
+  all.tx_frame_size = 2048;
+  all.hw_addr = MacAddress{0x02, 0xfe, 0, 0, 0, 0x42};
+  all.use_v2 = true;
+  all.qdisc_bypass = false;
+  all.offloads = false;
+
+  AfPacketArgs from_queues = AfPacketArgsFor("eth1", InterfaceQueues{2, 0, 2048, 0});
+  EXPECT_EQ(from_queues.num_rx_queues, 2);
+  EXPECT_EQ(from_queues.num_tx_queues, 1);  // 0 = the driver's default
+  EXPECT_EQ(from_queues.rx_size, 2048u);
+  EXPECT_EQ(from_queues.tx_size, 0u);
+
+  for (const AfPacketArgs& want : {defaults, all, from_queues}) {
+    std::vector<std::string> words = FormatAfPacketCreateArgs(want);
+    AfPacketArgs got;
+    Status s = ParseAfPacketCreateArgs(words, &got);
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(got, want) << fmt::format("{}", fmt::join(words, " "));
+  }
+}
+
 TEST(AfPacketParse, Defaults) {
   AfPacketArgs a;
   ASSERT_TRUE(ParseAfPacketCreateArgs({"name", "veth0"}, &a).ok());
@@ -340,7 +389,12 @@ TEST(AfPacketParse, RejectsWithMessages) {
       {{"name", "eth0", "foo"}, "unknown input 'foo'"},
       {{"name", "eth0", "rx-size", "x"}, "expected a number after 'rx-size', got 'x'"},
       {{"name", "eth0", "rx-size"}, "expected a number after 'rx-size'"},
-      {{"name", "eth0", "num-rx-queues", "0"}, "'num-rx-queues' must be in 1..64, got 0"},
+      {{"name", "eth0", "num-rx-queues", "0"}, "num-rx-queues=0: must be at least 1"},
+      // The shared limits (drivers/interface_config.h): max + 1 and min - 1 are refused.
+      {{"name", "eth0", "num-tx-queues", "65"}, "num-tx-queues=65: must be at most 64"},
+      {{"name", "eth0", "rx-size", "32769"}, "rx-size=32769: must be at most 32768"},
+      {{"name", "eth0", "tx-size", "63"}, "tx-size=63: must be at least 64"},
+      {{"name", "eth0", "rx-size", "4294967296"}, "rx-size=4294967296: must be at most 32768"},
       {{"name", "eth0", "hw-addr", "zz"}, "expected a MAC address after 'hw-addr', got 'zz'"},
       {{"name", "eth0", "mode", "ip"}, "'mode ip' is not supported"},
       {{"name", "eth0", "mode", "x"}, "unknown mode 'x'"},

@@ -639,7 +639,7 @@ Result<std::unique_ptr<Driver>> CreateAfXdpDriver(const AfXdpArgs& args, BufferP
     if (!dev_queues) {
       Log()->warn("{}: the queue count is unknown (no ethtool channels); using 1", args.host_if);
     }
-    queues = static_cast<uint16_t>(std::min<uint32_t>(dev_queues.value_or(1), 64));
+    queues = static_cast<uint16_t>(std::min<uint32_t>(dev_queues.value_or(1), kMaxInterfaceQueues));
   } else if (dev_queues && queues > *dev_queues) {
     return fail(Failure(EINVAL, "{} rx queues asked, the interface has {}", queues, *dev_queues));
   }

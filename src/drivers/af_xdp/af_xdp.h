@@ -31,14 +31,18 @@
 #include "buffer/buffer_pool.h"
 #include "common/status.h"
 #include "drivers/driver.h"
+#include "drivers/interface_config.h"
 
 namespace uplinkd {
 
 struct AfXdpArgs {
   std::string host_if;  // Linux interface (`host-if IF`)
   std::string name;     // the engine's name for it (`name NAME`); empty: the host-if
-  uint16_t num_rx_queues = 1;  // 0 = all the interface has (`num-rx-queues all`)
-  uint32_t rx_queue_size = 1024, tx_queue_size = 1024;  // powers of two
+  // 0 = all the interface has (`num-rx-queues all`), else 1..kMaxInterfaceQueues. There is one tx
+  // queue per socket, so no tx count.
+  uint16_t num_rx_queues = 1;
+  // Powers of two in kMinRingSize..kMaxRingSize (drivers/interface_config.h).
+  uint32_t rx_queue_size = 1024, tx_queue_size = 1024;
   enum class Mode { kAuto, kCopy, kZeroCopy } mode = Mode::kAuto;
   std::string prog;  // the user's XDP object file (`prog FILE`), optional
   bool multi_buffer = true;  // frames larger than a buffer as chains (xdp.frags + XDP_USE_SG)
@@ -50,6 +54,7 @@ struct AfXdpArgs {
   // receive work onto the worker's core, which pays only where that work would land there anyway
   // (and best with the interface's napi_defer_hard_irqs and gro_flush_timeout set).
   uint32_t busy_budget = 0;
+  bool operator==(const AfXdpArgs&) const = default;
 };
 
 const char* AfXdpModeName(AfXdpArgs::Mode mode);
@@ -59,6 +64,14 @@ const char* AfXdpModeName(AfXdpArgs::Mode mode);
 // [mode auto|copy|zero-copy] [prog FILE] [netns NS] [no-multi-buffer] [busy-budget N]
 // A bad word gives an error naming it. `args` is only written when the whole line parses.
 Status ParseAfXdpCreateArgs(const std::vector<std::string>& words, AfXdpArgs* args);
+
+// The words ParseAfXdpCreateArgs reads back as `args` (options at their default are left out):
+// what the manager sends, so both sides read one syntax. `args` must be within the limits.
+std::vector<std::string> FormatAfXdpCreateArgs(const AfXdpArgs& args);
+
+// `host-if host_if` with the rx queues and ring sizes of `queues` (0 = the default). AF_XDP has
+// one tx queue per socket: queues.num_tx_queues does not apply.
+AfXdpArgs AfXdpArgsFor(std::string host_if, const InterfaceQueues& queues);
 
 // Cold, control thread. Checks the prerequisites, loads and attaches the XDP program, registers
 // `pool` as the UMEM and binds one socket per rx queue, in the network namespace of the calling

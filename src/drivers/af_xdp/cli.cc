@@ -1,4 +1,5 @@
-// Argument parsing for VPP's `create interface af_xdp ...` and the engine-side interface name.
+// Argument parsing and formatting for VPP's `create interface af_xdp ...` and the engine-side
+// interface name. Queue counts and ring sizes use the shared limits (drivers/interface_config.h).
 
 #include <net/if.h>
 
@@ -8,14 +9,11 @@
 
 #include "common/parse.h"
 #include "drivers/af_xdp/af_xdp.h"
+#include "drivers/interface_config.h"
 
 namespace uplinkd {
 namespace {
 
-constexpr uint64_t kMaxQueues = 64;
-// XSK rings: powers of two; the kernel takes any, these bounds keep memory sane.
-constexpr uint64_t kMinRingSize = 64;
-constexpr uint64_t kMaxRingSize = 32768;
 // SO_BUSY_POLL_BUDGET: frames per NAPI poll; the kernel caps it at U16_MAX, NAPI weights are 64.
 constexpr uint64_t kMaxBusyBudget = 1024;
 
@@ -73,20 +71,18 @@ Status ParseAfXdpCreateArgs(const std::vector<std::string>& words, AfXdpArgs* ar
       } else {
         std::optional<uint64_t> n = ParseUnsigned(v);
         if (!n) return Failure(EINVAL, "expected a number or 'all' after '{}', got '{}'", key, v);
-        if (*n < 1 || *n > kMaxQueues) {
-          return Failure(EINVAL, "'{}' must be in 1..{} or 'all', got {}", key, kMaxQueues, *n);
-        }
-        a.num_rx_queues = static_cast<uint16_t>(*n);
+        Result<uint16_t> q = CheckQueueCount(key, *n);
+        if (!q.ok()) return q.status();
+        a.num_rx_queues = *q;
       }
     } else if (key == "rx-queue-size" || key == "tx-queue-size") {
       UPLINKD_RETURN_IF_ERROR(TakeValue(words, &i, "a number", &v));
       std::optional<uint64_t> n = ParseUnsigned(v);
       if (!n) return Failure(EINVAL, "expected a number after '{}', got '{}'", key, v);
-      if (*n < kMinRingSize || *n > kMaxRingSize || !IsPowerOfTwo(*n)) {
-        return Failure(EINVAL, "'{}' must be a power of two in {}..{}, got {}", key,
-                       kMinRingSize, kMaxRingSize, *n);
-      }
-      (key == "rx-queue-size" ? a.rx_queue_size : a.tx_queue_size) = static_cast<uint32_t>(*n);
+      // XSK rings: the kernel refuses sizes that are not powers of two.
+      Result<uint32_t> size = CheckRingSize(key, *n, RingSizeRule::kPowerOfTwo);
+      if (!size.ok()) return size.status();
+      (key == "rx-queue-size" ? a.rx_queue_size : a.tx_queue_size) = *size;
     } else if (key == "mode") {
       UPLINKD_RETURN_IF_ERROR(TakeValue(words, &i, "auto, copy or zero-copy", &v));
       if (v == "auto") {
@@ -123,6 +119,40 @@ Status ParseAfXdpCreateArgs(const std::vector<std::string>& words, AfXdpArgs* ar
   if (!have_host_if) return Failure(EINVAL, "missing 'host-if IF' (the Linux interface)");
   *args = std::move(a);
   return Status::Ok();
+}
+
+std::vector<std::string> FormatAfXdpCreateArgs(const AfXdpArgs& args) {
+  const AfXdpArgs d;  // what the parser starts from: options at these values are left out
+  std::vector<std::string> w = {"host-if", args.host_if};
+  if (!args.name.empty()) w.insert(w.end(), {"name", args.name});
+  if (args.num_rx_queues != d.num_rx_queues) {
+    w.insert(w.end(), {"num-rx-queues", args.num_rx_queues == 0
+                                            ? std::string("all")
+                                            : std::to_string(args.num_rx_queues)});
+  }
+  if (args.rx_queue_size != d.rx_queue_size) {
+    w.insert(w.end(), {"rx-queue-size", std::to_string(args.rx_queue_size)});
+  }
+  if (args.tx_queue_size != d.tx_queue_size) {
+    w.insert(w.end(), {"tx-queue-size", std::to_string(args.tx_queue_size)});
+  }
+  if (args.mode != d.mode) w.insert(w.end(), {"mode", AfXdpModeName(args.mode)});
+  if (!args.prog.empty()) w.insert(w.end(), {"prog", args.prog});
+  if (!args.netns.empty()) w.insert(w.end(), {"netns", args.netns});
+  if (!args.multi_buffer) w.push_back("no-multi-buffer");
+  if (args.busy_budget != d.busy_budget) {
+    w.insert(w.end(), {"busy-budget", std::to_string(args.busy_budget)});
+  }
+  return w;
+}
+
+AfXdpArgs AfXdpArgsFor(std::string host_if, const InterfaceQueues& queues) {
+  AfXdpArgs a;
+  a.host_if = std::move(host_if);
+  if (queues.num_rx_queues != 0) a.num_rx_queues = queues.num_rx_queues;
+  if (queues.rx_queue_size != 0) a.rx_queue_size = queues.rx_queue_size;
+  if (queues.tx_queue_size != 0) a.tx_queue_size = queues.tx_queue_size;
+  return a;
 }
 
 std::string AfXdpInterfaceName(const AfXdpArgs& args) {

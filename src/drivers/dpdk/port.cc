@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "drivers/dpdk/dpdk_internal.h"
+#include "drivers/interface_config.h"
 
 namespace uplinkd {
 namespace {
@@ -23,7 +24,8 @@ using dpdk::DpdkTxQueue;
 
 // VPP's defaults for a dpdk device.
 constexpr uint16_t kDefaultDesc = 1024;
-constexpr uint16_t kMaxQueues = 64;
+// Descriptor counts are checked against kMaxRingSize and handed to DPDK as uint16_t.
+static_assert(kMaxRingSize <= UINT16_MAX);
 
 auto Log() { return Logger("dpdk"); }
 
@@ -287,9 +289,14 @@ Result<std::vector<DpdkPort>> DpdkRuntime::CreatePorts(const StartupConfig& cfg,
     if (!pick(w.dev, &StartupConfig::DpdkDev::num_tx_queues)) {
       txq = std::min<uint32_t>(txq, std::max<uint16_t>(info.max_tx_queues, 1));
     }
-    if (rxq == 0 || rxq > kMaxQueues || txq == 0 || txq > kMaxQueues) {
-      return Failure(EINVAL, "dpdk {}: queues must be 1..{} (rx {}, tx {})", w.device, kMaxQueues,
-                     rxq, txq);
+    // startup.conf's parser checked these with their line; a config built in code (or the
+    // default tx count) is checked again here rather than truncated to uint16_t.
+    Result<uint16_t> nrxq = CheckQueueCount("num-rx-queues", rxq);
+    Result<uint16_t> ntxq = CheckQueueCount("num-tx-queues", txq);
+    Result<uint32_t> nrxd = CheckRingSize("num-rx-desc", rxd, RingSizeRule::kAnyInRange);
+    Result<uint32_t> ntxd = CheckRingSize("num-tx-desc", txd, RingSizeRule::kAnyInRange);
+    for (const Status* s : {&nrxq.status(), &ntxq.status(), &nrxd.status(), &ntxd.status()}) {
+      if (!s->ok()) return s->WithContext(fmt::format("dpdk {}", w.device));
     }
     std::string name = w.dev != nullptr && !w.dev->name.empty() && w.pci ? w.dev->name
                        : w.pci ? VppPciName(w.device, info)
@@ -306,9 +313,8 @@ Result<std::vector<DpdkPort>> DpdkRuntime::CreatePorts(const StartupConfig& cfg,
       }
     }
     auto driver = std::make_unique<DpdkDriver>(port, w.device, tag, *pool_);
-    UPLINKD_RETURN_IF_ERROR(driver->Configure(static_cast<uint16_t>(rxq), static_cast<uint16_t>(txq),
-                                              static_cast<uint16_t>(rxd), static_cast<uint16_t>(txd),
-                                              mempool_));
+    UPLINKD_RETURN_IF_ERROR(driver->Configure(*nrxq, *ntxq, static_cast<uint16_t>(*nrxd),
+                                              static_cast<uint16_t>(*ntxd), mempool_));
     Log()->info("{}: port {} ({}) as {}: {} rx / {} tx queues", w.device, port,
                 info.driver_name != nullptr ? info.driver_name : "?", name, rxq, txq);
     ports.push_back({name, tag, std::move(driver)});
