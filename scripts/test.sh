@@ -103,7 +103,8 @@ run_ctest() {
     awk '/^[0-9]+\/[0-9]+ Test: /{name=$3}
          /: Skipped$/{on=1; print "  SKIPPED " name ": " $0; next}
          /^\[  SKIPPED \]/{on=0}
-         on{print "    " $0}' "$dir/Testing/Temporary/LastTest.log"
+         on{print "    " $0}' "$dir/Testing/Temporary/LastTest.log" ||
+      echo "test.sh: no $dir/Testing/Temporary/LastTest.log to read the reasons from" >&2
   fi
   if [ "$rc" -ne 0 ] || [ "$fails" -ne 0 ]; then
     exit 1
