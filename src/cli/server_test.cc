@@ -2,7 +2,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,6 +36,18 @@ int RawConnect(const std::string& path) {
     return -1;
   }
   return fd;
+}
+
+// Waits, bounded, until the server has read everything sent on `fd`: on a unix stream socket
+// SIOCOUTQ counts what was sent and not yet read by the other end.
+bool WaitUntilPeerRead(int fd) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int unread = -1;
+  while (ioctl(fd, SIOCOUTQ, &unread) == 0 && unread > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return unread == 0;
 }
 
 void SendAll(int fd, std::string_view data) {
@@ -233,7 +247,7 @@ TEST_F(CliServerTest, RawProtocol) {
   std::string buffer;
   // A request split across sends, then two pipelined in one send.
   SendAll(fd, "{\"command\": \"show ");
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(WaitUntilPeerRead(fd));  // the server has the first part alone
   SendAll(fd, "version\"}\n");
   EXPECT_THAT(ReadLine(fd, &buffer), HasSubstr("\"text\":\"uplinkd 9.9\""));
   SendAll(fd, EncodeCliRequest({"show int x", true}) + EncodeCliRequest({"show int y", false}));

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <set>
+#include <string_view>
 #include <vector>
 
 #include "buffer/buffer_pool.h"
@@ -11,6 +13,18 @@
 namespace uplinkd::testing_util {
 
 using Bytes = std::vector<uint8_t>;
+
+// Frames as byte strings, in order. (vector<uint8_t>'s own operator< trips a GCC 12
+// -Wstringop-overread false positive at -O3.)
+struct BytesLess {
+  bool operator()(const Bytes& a, const Bytes& b) const {
+    return std::string_view(reinterpret_cast<const char*>(a.data()), a.size()) <
+           std::string_view(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+};
+// Frames regardless of order (queues interleave them).
+using FrameSet = std::multiset<Bytes, BytesLess>;
+inline FrameSet AsFrameSet(const std::vector<Bytes>& v) { return {v.begin(), v.end()}; }
 
 // A chain holding `bytes`, `seg` bytes per segment (at most the pool's data size); null (and
 // nothing leaked) when the pool runs out.

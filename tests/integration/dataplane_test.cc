@@ -22,7 +22,63 @@ std::vector<std::string> XconnectExec(const Topology& t, const std::string& crea
   };
 }
 
+// The packet counts of both wires: each peer's kernel counters and uplinkd's for the port that
+// faces it (since `clear interfaces`).
+struct WireCounts {
+  LinkStats p1, p2;
+  nlohmann::json left, right;
+};
 
+WireCounts ReadWires(const Topology& t, Dataplane& dp) {
+  WireCounts w;
+  w.left = dp.Counters("host-" + t.left.b);
+  w.right = dp.Counters("host-" + t.right.a);
+  w.p1 = ReadLinkStats(*t.peer1, t.left.a);
+  w.p2 = ReadLinkStats(*t.peer2, t.right.b);
+  return w;
+}
+
+uint64_t Count(const nlohmann::json& counters, const char* name) {
+  return counters.value(name, uint64_t{0});
+}
+
+// Whether what uplinkd counted since the window opened is what the peers sent and received
+// since `start`, both ways: nothing is left on the wires.
+bool WiresBalanced(const WireCounts& start, const WireCounts& now) {
+  return Count(now.left, "rx_packets") == now.p1.tx_packets - start.p1.tx_packets &&
+         Count(now.left, "rx_bytes") == now.p1.tx_bytes - start.p1.tx_bytes &&
+         Count(now.left, "tx_packets") == now.p1.rx_packets - start.p1.rx_packets &&
+         Count(now.right, "rx_packets") == now.p2.tx_packets - start.p2.tx_packets &&
+         Count(now.right, "tx_packets") == now.p2.rx_packets - start.p2.rx_packets &&
+         Count(now.right, "tx_bytes") == now.p2.rx_bytes - start.p2.rx_bytes;
+}
+
+// Opens the counting window: clears uplinkd's counters and snapshots the peers', again until
+// both still agree a moment later (a frame of the peers' link-up chatter, DAD or router
+// solicitations, on the wire while the window opened would be counted on one side only).
+// Bounded; nullopt when the wires never balanced.
+std::optional<WireCounts> OpenCountingWindow(const Topology& t, Dataplane& dp) {
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    dp.Ctl("clear interfaces");
+    WireCounts start;
+    start.p1 = ReadLinkStats(*t.peer1, t.left.a);
+    start.p2 = ReadLinkStats(*t.peer2, t.right.b);
+    if (WiresBalanced(start, ReadWires(t, dp))) return start;
+  }
+  return std::nullopt;
+}
+
+// Reads both wires until uplinkd's counts and the peers' agree (the last frames of a transfer
+// may still be crossing), bounded; returns the last reading either way.
+WireCounts SettledWires(const Topology& t, Dataplane& dp, const WireCounts& start) {
+  auto deadline = std::chrono::steady_clock::now() + seconds(5);
+  WireCounts now = ReadWires(t, dp);
+  while (!WiresBalanced(start, now) && std::chrono::steady_clock::now() < deadline) {
+    now = ReadWires(t, dp);
+  }
+  return now;
+}
 
 TEST(AfPacketXconnectTest, PingTcpAndCountersMatchThePeers) {
   UPLINKD_RIG_REQUIRE_NETNS();
@@ -30,11 +86,10 @@ TEST(AfPacketXconnectTest, PingTcpAndCountersMatchThePeers) {
   ASSERT_TRUE(t);
   auto dp = Dataplane::Start(*t->dut, "", XconnectExec(*t));
   ASSERT_TRUE(dp);
-  // The counting window opens once the peers' link-up chatter is over.
-  usleep(500000);
-  dp->Ctl("clear interfaces");
-  LinkStats p1_before = ReadLinkStats(*t->peer1, t->left.a);
-  LinkStats p2_before = ReadLinkStats(*t->peer2, t->right.b);
+  std::optional<WireCounts> start = OpenCountingWindow(*t, *dp);
+  ASSERT_TRUE(start) << "uplinkd's counters and the peers' never agreed";
+  const LinkStats& p1_before = start->p1;
+  const LinkStats& p2_before = start->p2;
 
   ExpectPings(*t);
   ExpectTransfer(*t, t->p2_v4, k50MB, 5001);
@@ -42,11 +97,11 @@ TEST(AfPacketXconnectTest, PingTcpAndCountersMatchThePeers) {
 
   // What uplinkd received on one side is what that peer sent, and what it transmitted is what
   // the other peer received: nothing else speaks on these wires.
-  usleep(300000);
-  LinkStats p1 = ReadLinkStats(*t->peer1, t->left.a);
-  LinkStats p2 = ReadLinkStats(*t->peer2, t->right.b);
-  auto left = dp->Counters("host-" + t->left.b);
-  auto right = dp->Counters("host-" + t->right.a);
+  WireCounts end = SettledWires(*t, *dp, *start);
+  const LinkStats& p1 = end.p1;
+  const LinkStats& p2 = end.p2;
+  auto& left = end.left;
+  auto& right = end.right;
   // Both transfers crossed (their payload at least; the packet count depends on how large the
   // peer's GSO super-frames were, so it is no measure).
   EXPECT_GT(left["rx_bytes"].get<uint64_t>(), k50MB + 5 * 1000 * 1000);

@@ -105,7 +105,6 @@ class alignas(64) AfPacketRxQueue final : public RxQueue {
   // yet opened).
   uint32_t pkts_left_ = 0;
   uint8_t* next_pkt_ = nullptr;
-  BufferPool& pool_;
   MappedSocket socket_;  // cold: owns fd_ and ring_
 };
 

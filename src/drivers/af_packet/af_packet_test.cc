@@ -22,7 +22,6 @@
 #include <cstring>
 #include <functional>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -288,9 +287,6 @@ int Promiscuity(const std::string& ns, const std::string& ifname) {
   if (pos == std::string::npos) return -1;
   return std::atoi(out.c_str() + pos + 12);
 }
-
-// Sorts frames so two sets can be compared regardless of queue interleaving.
-std::multiset<Bytes> AsSet(const std::vector<Bytes>& v) { return {v.begin(), v.end()}; }
 
 // ---------------------------------------------------------------------------------------------
 
@@ -593,7 +589,7 @@ TEST_P(AfPacketTest, FanoutSpreadsTwoQueuesAndLosesNothing) {
   }
   BufferCache cache(*pool_);
   Received r = ReceiveFrames(*driver_, 2, cache, sent.size());
-  EXPECT_EQ(AsSet(r.frames), AsSet(sent));
+  EXPECT_EQ(testing_util::AsFrameSet(r.frames), testing_util::AsFrameSet(sent));
   EXPECT_GT(r.per_queue[0], 0u);
   EXPECT_GT(r.per_queue[1], 0u);
   DriverInfo info = driver_->Info();

@@ -69,7 +69,6 @@ AfPacketRxQueue::AfPacketRxQueue(MappedSocket socket, const RingLayout& layout, 
       frames_per_block_(layout.frames_per_block()),
       frame_nr_(layout.frame_nr),
       next_(0),
-      pool_(pool),
       socket_(static_cast<MappedSocket&&>(socket)) {}
 
 void AfPacketRxQueue::Close() noexcept {

@@ -37,8 +37,7 @@ const char* RegisterBufferOps();
 
 class alignas(64) DpdkRxQueue final : public RxQueue {
  public:
-  DpdkRxQueue(uint16_t port, uint16_t queue, BufferPool& pool)
-      : port_(port), queue_(queue), pool_(pool) {}
+  DpdkRxQueue(uint16_t port, uint16_t queue) : port_(port), queue_(queue) {}
   // Hot (rx.cc): a burst from the PMD, its mbufs turned into Buffers in place.
   uint16_t Receive(BufferCache& cache, Buffer** out, uint16_t max) noexcept override;
   // The ports are polled (rx interrupts are not wired up): the engine polls, and yields the
@@ -52,7 +51,6 @@ class alignas(64) DpdkRxQueue final : public RxQueue {
   uint16_t port_;
   uint16_t queue_;
   bool stopped_ = false;
-  BufferPool& pool_;
   uint64_t last_imissed_ = 0, last_nombuf_ = 0, last_ierrors_ = 0;
 };
 

@@ -114,7 +114,10 @@ std::vector<std::string> DpdkEalArguments(const StartupConfig& cfg, uint32_t mai
   }
   if (!d.no_hugetlb && !d.socket_mem.empty()) {
     std::string mem;
-    for (uint64_t mb : d.socket_mem) mem += (mem.empty() ? "" : ",") + std::to_string(mb);
+    for (uint64_t mb : d.socket_mem) {
+      if (!mem.empty()) mem += ',';
+      mem += std::to_string(mb);
+    }
     args.insert(args.end(), {"--socket-mem", mem});
   }
   if (!d.huge_dir.empty() && !d.no_hugetlb) args.insert(args.end(), {"--huge-dir", d.huge_dir});

@@ -152,7 +152,7 @@ Status DpdkDriver::Configure(uint16_t rxq, uint16_t txq, uint16_t rxd, uint16_t 
     if (int rc = rte_eth_rx_queue_setup(port_, q, rxd, socket, &rxconf, mp); rc != 0) {
       return DpdkFailure(rc, fmt::format("{}: rx queue {} ({} descriptors)", device_, q, rxd));
     }
-    rxq_.push_back(std::make_unique<DpdkRxQueue>(port_, q, pool_));
+    rxq_.push_back(std::make_unique<DpdkRxQueue>(port_, q));
   }
   uint16_t max_segments = (tx_offloads_ & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) ? 32 : 1;
   for (uint16_t q = 0; q < txq; ++q) {
