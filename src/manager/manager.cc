@@ -285,16 +285,36 @@ std::string Manager::MoveStateFileAside() {
   return aside;
 }
 
-void Manager::StopEarlierDataplane(pid_t pid) {
-  if (pid <= 0 || pid == child_ || kill(pid, 0) != 0) return;
+// Gone, or a zombie: either way it holds no fd any more (files are closed before exit turns a
+// process into a zombie).
+bool ProcessGone(pid_t pid) {
+  if (kill(pid, 0) != 0) return true;
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  std::getline(stat, line);
+  size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+// Whether `pid` runs the uplinkd binary. While a killed process exits, its exe link is gone
+// before its fds are closed (the tap, AF_XDP sockets, a BPF link): its comm still says.
+bool IsUplinkdProcess(pid_t pid) {
   char exe[256] = {0};
-  std::string link = fmt::format("/proc/{}/exe", pid);
-  ssize_t n = readlink(link.c_str(), exe, sizeof exe - 1);
-  // A recycled pid belongs to someone else: only an uplinkd binary is ours to stop.
-  if (n <= 0 || std::string(exe).find("uplinkd") == std::string::npos) return;
+  ssize_t n = readlink(fmt::format("/proc/{}/exe", pid).c_str(), exe, sizeof exe - 1);
+  if (n > 0) return std::string(exe).find("uplinkd") != std::string::npos;
+  std::ifstream comm(fmt::format("/proc/{}/comm", pid));
+  std::string name;
+  std::getline(comm, name);
+  return name == "uplinkd";
+}
+
+void Manager::StopEarlierDataplane(pid_t pid) {
+  if (pid <= 0 || pid == child_ || ProcessGone(pid)) return;
+  // A recycled pid belongs to someone else: only an uplinkd process is ours to stop.
+  if (!IsUplinkdProcess(pid)) return;
   log_->info("stopping the earlier dataplane (pid {})", pid);
   kill(pid, SIGKILL);
-  for (int i = 0; i < 200 && kill(pid, 0) == 0; ++i) usleep(10000);
+  for (int i = 0; i < 300 && !ProcessGone(pid); ++i) usleep(10000);
 }
 
 // EAL runtime directories (/var/run/dpdk/uplinkd-PID) of dataplanes that are gone: a dataplane
@@ -796,6 +816,13 @@ void Manager::DetachLeftoverXdp(int ifindex) {
     return;
   }
   Status s = DetachXdpProgram(ifindex, **attached);
+  // Attached by a BPF link that a dying dataplane still holds (one whose pid was never
+  // recorded): it goes with that process's last fd.
+  for (int i = 0; i < 100 && !s.ok(); ++i) {
+    usleep(20000);
+    auto now = QueryAttachedXdp(ifindex);
+    if (now.ok() && (!now->has_value() || (*now)->id != (*attached)->id)) s = Status::Ok();
+  }
   if (s.ok()) {
     log_->info("{}: detached uplinkd's XDP program (id {}) left by the dataplane",
                state_.snapshot.name, (*attached)->id);
