@@ -330,6 +330,48 @@ TEST_P(ManagerDriverTest, PartialStateAfterACrashIsRestored) {
   ExpectRestored();
 }
 
+// 200 MB each way through the node path (host tap <-> engine <-> uplink), SHA-256 compared at
+// both ends: what the offloads do on the way (GSO super-frames whole or segmented, checksums
+// completed, segments coalesced toward the tap) never changes a byte. `peer_offloads`: the
+// peer's TSO and checksum offload on (af_packet then carries the veth's super-frames whole) or
+// off (MTU-size frames with finished checksums, as from a wire).
+void ExpectExactTransfersEachWay(Netns& node, Netns& peer, uint16_t port) {
+  constexpr uint64_t kBytes = 200ull * 1000 * 1000;
+  TransferResult out = TcpTransfer(node, peer, "198.18.40.1", port, kBytes,
+                                   std::chrono::seconds(120), TransferOptions{.seed = 11});
+  EXPECT_TRUE(out.ok) << "node -> peer: " << out.error;
+  EXPECT_EQ(out.sent_digest, out.received_digest);
+  TransferResult in = TcpTransfer(peer, node, "198.18.40.2", port + 1, kBytes,
+                                  std::chrono::seconds(120), TransferOptions{.seed = 12});
+  EXPECT_TRUE(in.ok) << "peer -> node: " << in.error;
+  EXPECT_EQ(in.sent_digest, in.received_digest);
+  std::printf("  [transfer] node -> peer %.2f Gbit/s, peer -> node %.2f Gbit/s (200 MB each, "
+              "SHA-256 equal)\n", out.gbit_per_second, in.gbit_per_second);
+}
+
+TEST_P(ManagerDriverTest, TwoHundredMegabytesEachWayArriveExactly) {
+  auto manager = StartManager(Env(GetParam()));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  ExpectExactTransfersEachWay(*node_, *peer_, 5131);
+  manager->Signal(SIGTERM);
+  EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
+  ExpectRestored();
+}
+
+// af_packet with a peer that sends MTU-size frames with finished checksums (no TSO), as a host
+// across a wire does: the receive side then carries many small segments toward the tap.
+TEST_F(ManagerTest, TwoHundredMegabytesEachWayArriveExactlyAfPacketFromAWire) {
+  ASSERT_TRUE(peer_->ExecOrFail({"ethtool", "-K", "peer0", "tx", "off"}));
+  auto manager = StartManager(Env("af_packet"));
+  ASSERT_TRUE(manager);
+  ASSERT_TRUE(WaitTakenOver(*manager));
+  ExpectExactTransfersEachWay(*node_, *peer_, 5141);
+  manager->Signal(SIGTERM);
+  EXPECT_EQ(manager->Wait(std::chrono::seconds(20)).code, 0) << manager->Log();
+  ExpectRestored();
+}
+
 #if defined(UPLINKD_TEST_AF_XDP) && defined(UPLINKD_TEST_DPDK)
 INSTANTIATE_TEST_SUITE_P(Drivers, ManagerDriverTest,
                          testing::Values("af_packet", "af_xdp", "dpdk"),
