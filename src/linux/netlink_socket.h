@@ -1,11 +1,11 @@
 #pragma once
 // (Named netlink_socket.h, not netlink.h: with -I src, "linux/X.h" files here would shadow the
 // kernel uapi <linux/X.h> headers for the whole project.)
-// rtnetlink over one NETLINK_ROUTE socket (libmnl framing): links, addresses and routes (every
-// table), as the manager's snapshot/restore (linux/snapshot.h) needs them. Every request waits
-// for the kernel's ack, and a failure names the object ("set mtu 70000 on link 'veth0' (index 3):
-// Invalid argument (kernel: ...)"), with the kernel's extended-ack text when it gives one. Cold
-// paths only.
+// rtnetlink over one NETLINK_ROUTE socket (a NetlinkChannel, libmnl framing): links, addresses
+// and routes (every table), as the manager's snapshot/restore (linux/snapshot.h) needs them.
+// Every request waits for the kernel's ack, and a failure names the object ("set mtu 70000 on
+// link 'veth0' (index 3): Invalid argument (kernel: ...)"), with the kernel's extended-ack text
+// when it gives one. Cold paths only.
 
 #include <linux/if_addr.h>
 #include <netinet/in.h>
@@ -19,6 +19,7 @@
 
 #include "common/parse.h"
 #include "common/status.h"
+#include "linux/netlink_channel.h"
 
 struct mnl_socket;
 struct nlmsghdr;
@@ -179,11 +180,10 @@ class Netlink {
   Netlink() = default;
 
  private:
-  using MessageFn = std::function<Status(const nlmsghdr*)>;
+  using MessageFn = NetlinkChannel::MessageFn;
 
-  explicit Netlink(mnl_socket* nl) : nl_(nl) {}
-  // Sends `req` (its seq is set here) and reads replies until the ack, NLMSG_DONE or an error.
-  // Data messages go to `on_message` when given.
+  explicit Netlink(std::unique_ptr<NetlinkChannel> channel) : channel_(std::move(channel)) {}
+  // NetlinkChannel::Transact; EBADF for a test double (no socket).
   Status Transact(nlmsghdr* req, const MessageFn& on_message = nullptr);
   Status SetLinkAttribute(int ifindex, const std::function<void(nlmsghdr*)>& fill);
   Status ChangeAddress(int ifindex, const std::string& cidr, bool add);
@@ -193,10 +193,7 @@ class Netlink {
   // "link 'veth0' (index 3)", or "link index 3" when the kernel no longer knows it.
   std::string DescribeLink(int ifindex);
 
-  mnl_socket* nl_ = nullptr;
-  uint32_t portid_ = 0;
-  uint32_t seq_ = 0;
-  std::vector<char> rx_buffer_;
+  std::unique_ptr<NetlinkChannel> channel_;
 };
 
 // Link notifications (RTNLGRP_LINK) of the network namespace it is opened in: the manager

@@ -3,6 +3,44 @@
 #include <fmt/format.h>
 
 namespace uplinkd {
+namespace {
+
+// "zero-copy (xdp-features)", or the copy-mode note that places af_xdp after af_packet.
+std::string AfXdpZeroCopyNote(const UplinkFacts& uplink) {
+  using Evidence = UplinkFacts::ZeroCopyEvidence;
+  const char* how = uplink.af_xdp_zero_copy_evidence == Evidence::kTrialBind
+                        ? "a trial bind on queue 0"
+                        : "xdp-features";
+  if (uplink.af_xdp_zero_copy) return fmt::format("zero-copy ({})", how);
+  std::string why;
+  if (uplink.af_xdp_zero_copy_evidence == Evidence::kUnknown) {
+    why = fmt::format("copy mode assumed (zero-copy unknown: {})",
+                      uplink.af_xdp_zero_copy_error.empty() ? "not probed"
+                                                            : uplink.af_xdp_zero_copy_error);
+  } else if (uplink.af_xdp_zero_copy_evidence == Evidence::kTrialBind) {
+    why = fmt::format("copy mode only (driver {} refused a zero-copy AF_XDP bind on queue 0)",
+                      uplink.kernel_driver);
+  } else {
+    why = fmt::format("copy mode only (driver {} reports no XSK zero-copy in xdp-features)",
+                      uplink.kernel_driver);
+  }
+  return why + ": ranked after af_packet, which carries GSO super-frames whole";
+}
+
+DriverSupport AfXdpSupport(const UplinkFacts& uplink) {
+  if (!uplink.af_xdp_blocker.empty()) return {"af_xdp", false, uplink.af_xdp_blocker};
+  std::string mtu;
+  if (uplink.af_xdp_multi_buffer || uplink.mtu <= kAfXdpMtuCap) {
+    mtu = uplink.mtu > kAfXdpMtuCap ? ", jumbo frames as multi-buffer" : "";
+  } else {
+    mtu = fmt::format("; MTU {} lowered to {} for the run (no multi-buffer)", uplink.mtu,
+                      kAfXdpMtuCap);
+  }
+  return {"af_xdp", true,
+          fmt::format("AF_XDP sockets on {}{}; {}", uplink.name, mtu, AfXdpZeroCopyNote(uplink))};
+}
+
+}  // namespace
 
 std::vector<DriverSupport> CheckDrivers(const UplinkFacts& uplink) {
   std::vector<DriverSupport> table;
@@ -15,17 +53,8 @@ std::vector<DriverSupport> CheckDrivers(const UplinkFacts& uplink) {
   table.push_back({"avf", false,
                    is_avf ? "the native AVF driver is not part of this build yet"
                           : fmt::format("kernel driver is '{}', not iavf", uplink.kernel_driver)});
-  if (!uplink.af_xdp_blocker.empty()) {
-    table.push_back({"af_xdp", false, uplink.af_xdp_blocker});
-  } else if (uplink.af_xdp_multi_buffer || uplink.mtu <= kAfXdpMtuCap) {
-    table.push_back({"af_xdp", true,
-                     fmt::format("AF_XDP sockets on {}{}", uplink.name,
-                                 uplink.mtu > kAfXdpMtuCap ? ", jumbo frames as multi-buffer" : "")});
-  } else {
-    table.push_back({"af_xdp", true,
-                     fmt::format("AF_XDP sockets on {}; MTU {} lowered to {} for the run (no "
-                                 "multi-buffer)", uplink.name, uplink.mtu, kAfXdpMtuCap)});
-  }
+  DriverSupport af_xdp = AfXdpSupport(uplink);
+  if (uplink.af_xdp_zero_copy) table.push_back(af_xdp);
   if (!uplink.dpdk_built) {
     table.push_back({"dpdk", false, "this build has no dpdk driver (UPLINKD_WITH_DPDK=OFF)"});
   } else if (!uplink.dpdk_vdev.empty()) {
@@ -46,6 +75,7 @@ std::vector<DriverSupport> CheckDrivers(const UplinkFacts& uplink) {
                                  uplink.pci_driver.empty() ? "no driver" : uplink.pci_driver)});
   }
   table.push_back({"af_packet", true, "works on any interface"});
+  if (!uplink.af_xdp_zero_copy) table.push_back(af_xdp);
   table.push_back({"none", true,
                    "interfaces come from the exec template (never chosen automatically)",
                    /*automatic=*/false});
@@ -68,6 +98,15 @@ std::string FormatDriverTable(const std::vector<DriverSupport>& table) {
     out += fmt::format("{:<12}{:<12}{}\n", d.driver, d.supported ? "yes" : "no", d.reason);
   }
   return out;
+}
+
+std::string FormatAutoOrder(const std::vector<DriverSupport>& candidates) {
+  std::string out;
+  for (const DriverSupport& d : candidates) {
+    if (!out.empty()) out += ", then ";
+    out += fmt::format("{} ({})", d.driver, d.reason);
+  }
+  return out.empty() ? "no driver" : out;
 }
 
 }  // namespace uplinkd

@@ -34,6 +34,7 @@
 #include "linux/pci.h"
 #include "linux/snapshot.h"
 #include "linux/state_file.h"
+#include "linux/xdp_features.h"
 #include "manager/dpdk_template.h"
 #include "manager/driver_choice.h"
 #include "manager/env_config.h"
@@ -681,6 +682,18 @@ UplinkFacts Manager::Facts(const LinkSnapshot& snap) const {
   } else if (attached->has_value()) {
     f.af_xdp_blocker = ForeignXdpFailure(**attached).message();
   }
+  // Only where af_xdp can run (no XDP program attached: the trial bind of older kernels then
+  // restarts no queue) and before anything changes. Unknown ranks af_xdp as copy mode.
+  if (f.af_xdp_blocker.empty()) {
+    if (auto zc = ProbeXskZeroCopy(snap.ifindex); zc.ok()) {
+      f.af_xdp_zero_copy = zc->zero_copy;
+      f.af_xdp_zero_copy_evidence = zc->from_xdp_features
+                                        ? UplinkFacts::ZeroCopyEvidence::kXdpFeatures
+                                        : UplinkFacts::ZeroCopyEvidence::kTrialBind;
+    } else {
+      f.af_xdp_zero_copy_error = zc.status().message();
+    }
+  }
   f.af_xdp_multi_buffer = options_.af_xdp_multi_buffer && KernelHasAfXdpMultiBuffer();
 #else
   f.af_xdp_blocker = "this build has no af_xdp driver (UPLINKD_WITH_XDP=OFF)";
@@ -1110,6 +1123,7 @@ int Manager::Run() {
     for (const DriverSupport& d : table) {
       if (d.automatic && !d.supported) log_->info("auto: not {}: {}", d.driver, d.reason);
     }
+    log_->info("auto: trying {}", FormatAutoOrder(candidates));
   }
   state_.dataplane_netns = options_.dataplane_netns.empty()
                                ? "uplinkd-" + state_.snapshot.name
