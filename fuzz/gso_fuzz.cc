@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "buffer/buffer_pool.h"
+#include "fuzz/fuzz_pool.h"
 #include "offload/checksum.h"
 #include "offload/gso.h"
 
@@ -21,20 +22,8 @@ using uplinkd::Buffer;
 using uplinkd::BufferCache;
 using uplinkd::BufferPool;
 
-struct Pools {
-  std::unique_ptr<BufferPool> pool;
-  std::unique_ptr<BufferCache> cache;
-};
-
-Pools& Shared() {
-  static Pools p = [] {
-    Pools q;
-    auto pool = BufferPool::Create({.buffers = 4096, .data_size = 2048, .allow_hugepages = false});
-    if (!pool.ok()) abort();
-    q.pool = std::move(*pool);
-    q.cache = std::make_unique<BufferCache>(*q.pool);
-    return q;
-  }();
+uplinkd::fuzz::FuzzPool& Shared() {
+  static uplinkd::fuzz::FuzzPool p = uplinkd::fuzz::MakeFuzzPool(4096);
   return p;
 }
 
@@ -43,7 +32,7 @@ Pools& Shared() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr size_t kPrefix = 7;
   if (size < kPrefix) return 0;
-  Pools& p = Shared();
+  uplinkd::fuzz::FuzzPool& p = Shared();
   BufferCache& cache = *p.cache;
   const uint32_t avail = p.pool->available();
 

@@ -117,7 +117,7 @@ stage_fuzz() {
   echo "== clang build (-Werror, ASan+UBSan, fuzzer coverage): everything but the integration tests"
   bash scripts/build.sh fuzz
   echo "== fuzzing the parsers and the offload code (${FUZZ_SECONDS:-30} s each)"
-  for target in startup_conf_fuzz cli_fuzz gso_fuzz; do
+  for target in startup_conf_fuzz cli_fuzz gso_fuzz gro_fuzz; do
     run_fuzzer "$target"
   done
   echo "== unit tests of the clang build"

@@ -1,6 +1,7 @@
 // Software offloads on the tx path (src/offload): completing a partial TCP checksum on a buffer
-// chain, segmenting a TCP GSO super-frame, and finding a frame's L4 checksum. Each benchmark
-// checks the result against frames.h, which computes it independently.
+// chain, segmenting a TCP GSO super-frame, coalescing segments into one, and finding a frame's
+// L4 checksum. Each benchmark checks the result against frames.h, which computes it
+// independently.
 
 #include <benchmark/benchmark.h>
 
@@ -14,6 +15,7 @@
 #include "buffer/buffer_pool.h"
 #include "bench/micro/frames.h"
 #include "offload/checksum.h"
+#include "offload/gro.h"
 #include "offload/gso.h"
 #include "tests/common/buffer_chain.h"
 
@@ -164,6 +166,54 @@ void BM_SegmentTcp(benchmark::State& state) {
   state.counters["segments"] = segments;
 }
 BENCHMARK(BM_SegmentTcp);
+
+// --- CoalesceTcp -----------------------------------------------------------------------------
+
+// Arg 1: the 45 wire-sized segments of the super-frame above (as af_xdp hands them over:
+// complete checksums, verified here in software) merged back into one GSO super-frame, as the
+// host tap's gro-coalesce does per burst. Arg 0: the same loop without coalescing (making and
+// freeing the segments), so the difference is what coalescing costs per burst.
+void BM_CoalesceTcp(benchmark::State& state) {
+  const bool coalesce = state.range(0) != 0;
+  auto pool = MakePool(4096);
+  if (!pool.ok()) {
+    state.SkipWithError(pool.status().message().c_str());
+    return;
+  }
+  BufferCache cache(**pool);
+  const Frame frame = MakeTcpFrame(/*v4=*/true, /*tcp_header_len=*/32, kSuperFrameLen);
+  Buffer* head = MakeChain(cache, frame.bytes, kSegmentBytes);
+  if (head == nullptr) {
+    state.SkipWithError("buffer pool exhausted");
+    return;
+  }
+  head->gso_type = offload::kGsoTcpV4;
+  head->gso_size = kMss;
+  head->offload_flags = Buffer::kOffloadNeedsCsum;
+  head->csum_start = static_cast<uint16_t>(frame.l4);
+  head->csum_offset = kTcpChecksumOffset;
+  Buffer* segs[offload::kMaxGsoSegments];
+  Buffer* out[offload::kMaxGsoSegments];
+  uint16_t packets[offload::kMaxGsoSegments];
+  uint32_t n = 0;
+  for (auto _ : state) {
+    n = offload::SegmentTcp(cache, head, segs, offload::kMaxGsoSegments);
+    uint32_t m = n;
+    if (coalesce) {
+      offload::GroStats stats;
+      m = offload::CoalesceTcp(**pool, segs, n, out, packets, &stats);
+      if (m != 1 || packets[0] != n) {
+        state.SkipWithError("CoalesceTcp did not make one super-frame of every segment");
+        break;
+      }
+    }
+    cache.Free(coalesce ? out : segs, m);
+  }
+  cache.FreeOne(head);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * n);
+  state.counters["segments"] = n;
+}
+BENCHMARK(BM_CoalesceTcp)->Arg(0)->Arg(1);
 
 // --- FindL4Checksum ---------------------------------------------------------------------------
 

@@ -114,7 +114,7 @@ Status Register(CommandTable& t, Engine& e, const EnabledDrivers& enabled) {
       "create tap",
       "create tap [id <n>] [host-if-name <name>] [host-ns <netns>] [host-mac-addr <mac>] "
       "[hw-addr <mac>] [host-mtu-size <n>] [num-rx-queues <n>] [rx-ring-size <n>] "
-      "[tx-ring-size <n>] [host-ip4-addr <cidr>] [host-ip6-addr <cidr>]",
+      "[tx-ring-size <n>] [host-ip4-addr <cidr>] [host-ip6-addr <cidr>] [gro-coalesce]",
       [&e](CliArgs& args) {
         TapArgs a;
         if (Status s = ParseTapCreateArgs(args.Remaining(), &a); !s.ok()) return CliError(s);

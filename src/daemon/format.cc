@@ -21,6 +21,7 @@ std::vector<Counter> Counters(const InterfaceStats& s) {
       {"tx bytes", s.tx_bytes},     {"drops", s.drops},           {"rx-miss", s.rx_miss},
       {"rx-no-buf", s.rx_no_buffer},
       {"rx-error", s.rx_errors + s.rx_too_long},                  {"tx-error", s.tx_errors},
+      {"tx-gro-merged", s.tx_gro_merged},
   };
   std::vector<Counter> out;
   for (const Counter& c : all) {
@@ -37,7 +38,7 @@ json StatsJson(const InterfaceStats& s) {
               {"rx_errors", s.rx_errors},       {"rx_miss", s.rx_miss},
               {"tx_ring_full", s.tx_ring_full}, {"tx_too_long", s.tx_too_long},
               {"tx_offload", s.tx_offload},
-              {"tx_kicks", s.tx_kicks}};
+              {"tx_kicks", s.tx_kicks},         {"tx_gro_merged", s.tx_gro_merged}};
 }
 
 std::string WorkerLabel(const RxQueueView& q) {

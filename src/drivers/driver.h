@@ -33,6 +33,8 @@ struct QueueCounters {
   std::atomic<uint64_t> drops_offload{0};     // tx: a GSO frame that could not be segmented
   std::atomic<uint64_t> errors{0};            // a syscall failed (rx or tx)
   std::atomic<uint64_t> kicks{0};             // tx: syscalls made to send
+  std::atomic<uint64_t> gro_merged{0};        // tx: packets sent inside an earlier one's GRO
+                                              // super-frame (tap gro-coalesce)
   std::atomic<uint64_t> drops_kernel{0};      // rx: dropped by the kernel before we saw them
                                               // (ring full); written by RefreshCounters only
 

@@ -40,7 +40,7 @@ struct InterfaceStats {
   uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0, drops = 0, tx_errors = 0;
   // Driver-side counters summed over queues.
   uint64_t rx_no_buffer = 0, rx_too_long = 0, rx_errors = 0, rx_miss = 0, tx_ring_full = 0,
-           tx_too_long = 0, tx_offload = 0, tx_kicks = 0;
+           tx_too_long = 0, tx_offload = 0, tx_kicks = 0, tx_gro_merged = 0;
 
   InterfaceStats operator-(const InterfaceStats& o) const {
     InterfaceStats d;
@@ -58,6 +58,7 @@ struct InterfaceStats {
     d.tx_too_long = tx_too_long - o.tx_too_long;
     d.tx_offload = tx_offload - o.tx_offload;
     d.tx_kicks = tx_kicks - o.tx_kicks;
+    d.tx_gro_merged = tx_gro_merged - o.tx_gro_merged;
     return d;
   }
 };

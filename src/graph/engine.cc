@@ -344,6 +344,7 @@ InterfaceStats Engine::SumStats(const Interface& iface) const {
       s.tx_too_long += Read(qc.drops_too_long);
       s.tx_offload += Read(qc.drops_offload);
       s.tx_kicks += Read(qc.kicks);
+      s.tx_gro_merged += Read(qc.gro_merged);
     }
   }
   return s;

@@ -1,12 +1,15 @@
 #include "offload/checksum.h"
 
+#include <endian.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 
+#include <cstring>
+
+#include "offload/bytes.h"
+
 namespace uplinkd::offload {
 namespace {
-
-inline uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
 // Longest chain walked (a 64 KiB frame in 256-byte buffers, with room to spare): a corrupt
 // chain cannot hold the worker.
@@ -26,11 +29,29 @@ uint8_t* ChainByte(const BufferPool& pool, Buffer* b, uint32_t pos) {
 }  // namespace
 
 uint64_t SumWords(const uint8_t* p, size_t len) noexcept {
+  // RFC 1071 1.2: the sum does not depend on byte order, so add 32-bit words as the host reads
+  // them (a 64-bit accumulator cannot overflow below 2^32 of them), fold, and swap the folded
+  // result into network order. Software verification of every coalesced segment runs this.
   uint64_t sum = 0;
   size_t i = 0;
-  for (; i + 1 < len; i += 2) sum += Be16(p + i);
-  if (i < len) sum += static_cast<uint64_t>(p[i]) << 8;
-  return sum;
+  for (; i + 4 <= len; i += 4) {
+    uint32_t w;
+    std::memcpy(&w, p + i, 4);
+    sum += w;
+  }
+  if (i + 2 <= len) {
+    uint16_t w;
+    std::memcpy(&w, p + i, 2);
+    sum += w;
+    i += 2;
+  }
+  if (i < len) {
+    uint16_t w = 0;  // the last byte is the high (first) byte of a zero-padded word
+    std::memcpy(&w, p + i, 1);
+    sum += w;
+  }
+  uint16_t folded = FoldSum(sum);
+  return be16toh(folded);
 }
 
 uint16_t FoldSum(uint64_t sum) noexcept {
@@ -85,20 +106,16 @@ void CompleteChecksum(uint8_t* frame, uint32_t len, uint32_t csum_start,
   frame[csum_start + csum_offset + 1] = static_cast<uint8_t>(folded);
 }
 
-void CompleteChainChecksum(const BufferPool& pool, Buffer* head) noexcept {
-  const uint32_t start = head->csum_start;
-  uint8_t* hi = ChainByte(pool, head, start + head->csum_offset);
-  uint8_t* lo = ChainByte(pool, head, start + head->csum_offset + 1);
-  if (hi == nullptr || lo == nullptr) return;
+uint64_t SumChain(const BufferPool& pool, const Buffer* head, uint32_t start) noexcept {
   uint64_t sum = 0;
   uint32_t pos = 0;  // chain offset of the current segment
-  Buffer* b = head;
+  const Buffer* b = head;
   for (uint32_t i = 0; i < kMaxWalk; ++i) {
     uint32_t end = pos + b->length;
     if (end > start) {
       uint32_t from = pos > start ? pos : start;
       uint64_t part = SumWords(b->data() + (from - pos), end - from);
-      // A piece starting at an odd distance from csum_start has its bytes swapped in the sum.
+      // A piece starting at an odd distance from `start` has its bytes swapped in the sum.
       if ((from - start) & 1) {
         uint16_t f = FoldSum(part);
         part = static_cast<uint16_t>(f << 8 | f >> 8);
@@ -109,8 +126,22 @@ void CompleteChainChecksum(const BufferPool& pool, Buffer* head) noexcept {
     if (!b->has_next()) break;
     b = pool.FromIndex(b->next);
   }
-  // The field held the pseudo-header sum and was part of the sum above, as the kernel expects.
-  uint16_t folded = static_cast<uint16_t>(~FoldSum(sum));
+  return sum;
+}
+
+uint64_t PseudoHeaderSum(const uint8_t* frame, uint32_t l3, bool v4, uint8_t proto,
+                         uint32_t l4_len) noexcept {
+  const uint64_t addresses = v4 ? SumWords(frame + l3 + 12, 8) : SumWords(frame + l3 + 8, 32);
+  return addresses + proto + l4_len;
+}
+
+void CompleteChainChecksum(const BufferPool& pool, Buffer* head) noexcept {
+  const uint32_t start = head->csum_start;
+  uint8_t* hi = ChainByte(pool, head, start + head->csum_offset);
+  uint8_t* lo = ChainByte(pool, head, start + head->csum_offset + 1);
+  if (hi == nullptr || lo == nullptr) return;
+  // The field held the pseudo-header sum and is part of the sum, as the kernel expects.
+  uint16_t folded = static_cast<uint16_t>(~FoldSum(SumChain(pool, head, start)));
   if (folded == 0) folded = 0xffff;
   *hi = static_cast<uint8_t>(folded >> 8);
   *lo = static_cast<uint8_t>(folded);

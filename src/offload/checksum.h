@@ -11,9 +11,19 @@
 
 namespace uplinkd::offload {
 
-// Ones-complement sum of big-endian 16-bit words (an odd tail padded with zero), not folded.
+// Ones-complement sum of big-endian 16-bit words (an odd tail padded with zero). The result may
+// or may not be folded: add such sums (up to 2^32 of them) and fold once with FoldSum.
 uint64_t SumWords(const uint8_t* p, size_t len) noexcept;
 uint16_t FoldSum(uint64_t sum) noexcept;
+
+// The sum of a chain's bytes from chain offset `start` to its end, as SumWords would give for
+// them laid out contiguously (pieces at odd distances from `start` handled). Bounded walk.
+uint64_t SumChain(const BufferPool& pool, const Buffer* head, uint32_t start) noexcept;
+
+// The TCP/UDP pseudo-header sum (RFC 793/8200) of the IPv4 or IPv6 header at frame + l3:
+// addresses, protocol and `l4_len`, the L4 header-plus-payload length.
+uint64_t PseudoHeaderSum(const uint8_t* frame, uint32_t l3, bool v4, uint8_t proto,
+                         uint32_t l4_len) noexcept;
 
 // Where the TCP/UDP checksum of an Ethernet frame (up to two VLAN tags) starts (csum_start, the
 // L4 header) and sits (csum_offset); false when the frame is not unfragmented IPv4/IPv6 TCP or

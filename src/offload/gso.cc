@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "offload/bytes.h"
 #include "offload/checksum.h"
 
 namespace uplinkd::offload {
@@ -15,20 +16,6 @@ constexpr uint32_t kMaxWalk = 320;  // longest chain walked (a corrupt one canno
 constexpr uint8_t kTcpFin = 0x01;
 constexpr uint8_t kTcpPsh = 0x08;
 constexpr uint8_t kTcpCwr = 0x80;
-
-inline uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline uint32_t Be32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
-         static_cast<uint32_t>(p[2]) << 8 | p[3];
-}
-inline void Put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-inline void Put32(uint8_t* p, uint32_t v) {
-  Put16(p, static_cast<uint16_t>(v >> 16));
-  Put16(p + 2, static_cast<uint16_t>(v));
-}
 
 // Reads a chain's bytes in order.
 struct ChainReader {
@@ -127,9 +114,6 @@ uint32_t SegmentTcp(BufferCache& cache, const Buffer* head, Buffer** out, uint32
   const uint16_t ip_id = v4 ? Be16(f + l3 + 4) : 0;
   const uint32_t seq = Be32(f + l4 + 4);
   const uint8_t tcp_flags = f[l4 + 13];
-  // Pseudo-header without the length: addresses and protocol.
-  const uint64_t pseudo_base =
-      (v4 ? SumWords(f + l3 + 12, 8) : SumWords(f + l3 + 8, 32)) + IPPROTO_TCP;
 
   ChainReader rd{pool, head, hdr_len};
   // hdr_len <= first_len, so the reader may start inside the first buffer.
@@ -157,7 +141,7 @@ uint32_t SegmentTcp(BufferCache& cache, const Buffer* head, Buffer** out, uint32
     if (k > 0) flags &= static_cast<uint8_t>(~kTcpCwr);
     d[l4 + 13] = flags;
     // The field gets the pseudo-header sum, then the chain's checksum completes it.
-    Put16(d + l4 + 16, FoldSum(pseudo_base + (frame_len - l4)));
+    Put16(d + l4 + 16, FoldSum(PseudoHeaderSum(d, l3, v4, IPPROTO_TCP, frame_len - l4)));
     o->csum_start = static_cast<uint16_t>(l4);
     o->csum_offset = 16;
     CompleteChainChecksum(pool, o);

@@ -12,6 +12,8 @@
 #include "buffer/buffer_pool.h"
 #include "offload/checksum.h"
 #include "offload/gso.h"
+#include "offload/pool_test_fixture.h"
+#include "offload/test_frames.h"
 #include "tests/common/buffer_chain.h"
 
 namespace uplinkd::offload {
@@ -20,103 +22,10 @@ namespace {
 using testing_util::Bytes;
 using testing_util::Flatten;
 using testing_util::MakeChain;
+using namespace test;  // NOLINT(build/namespaces): the frame helpers
 
-uint16_t Get16(const Bytes& b, size_t at) { return static_cast<uint16_t>(b[at] << 8 | b[at + 1]); }
-uint32_t Get32(const Bytes& b, size_t at) {
-  return static_cast<uint32_t>(Get16(b, at)) << 16 | Get16(b, at + 2);
-}
-void Put16(Bytes& b, size_t at, uint16_t v) {
-  b[at] = static_cast<uint8_t>(v >> 8);
-  b[at + 1] = static_cast<uint8_t>(v);
-}
-
-// A TCP frame: Ethernet (with `vlans` 802.1Q tags), IPv4 or IPv6, a TCP header with 12 bytes of
-// options, then `payload`. Lengths are those of the whole (super-)frame; checksums left 0.
-struct TcpFrame {
-  Bytes bytes;
-  size_t l3 = 0, l4 = 0, hdr_len = 0;
-};
-TcpFrame MakeTcpFrame(bool v4, int vlans, const Bytes& payload, uint8_t flags) {
-  TcpFrame t;
-  Bytes& b = t.bytes;
-  b = {0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1};
-  for (int i = 0; i < vlans; ++i) b.insert(b.end(), {0x81, 0x00, 0x00, static_cast<uint8_t>(10 + i)});
-  b.insert(b.end(), {static_cast<uint8_t>(v4 ? 0x08 : 0x86), static_cast<uint8_t>(v4 ? 0x00 : 0xdd)});
-  t.l3 = b.size();
-  const size_t tcp_len = 32 + payload.size();
-  if (v4) {
-    Bytes ip = {0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, IPPROTO_TCP, 0, 0,
-                198, 18, 0, 1, 198, 19, 0, 2};
-    b.insert(b.end(), ip.begin(), ip.end());
-    Put16(b, t.l3 + 2, static_cast<uint16_t>(20 + tcp_len));
-  } else {
-    Bytes ip(40, 0);
-    ip[0] = 0x60;
-    ip[6] = IPPROTO_TCP;
-    ip[7] = 64;
-    Bytes src = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    Bytes dst = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
-    std::copy(src.begin(), src.end(), ip.begin() + 8);
-    std::copy(dst.begin(), dst.end(), ip.begin() + 24);
-    b.insert(b.end(), ip.begin(), ip.end());
-    Put16(b, t.l3 + 4, static_cast<uint16_t>(tcp_len));
-  }
-  t.l4 = b.size();
-  Bytes tcp(32, 0);
-  tcp[0] = 0x9c;  // ports 40000 -> 5201
-  tcp[1] = 0x40;
-  tcp[2] = 0x14;
-  tcp[3] = 0x51;
-  tcp[4] = 0xff;  // sequence 0xfffffc00: segments wrap around 2^32
-  tcp[5] = 0xff;
-  tcp[6] = 0xfc;
-  tcp[8] = 0x11;  // ack
-  tcp[12] = 8 << 4;
-  tcp[13] = flags;
-  tcp[14] = 0xff;  // window
-  tcp[20] = 1;     // NOP NOP timestamps
-  tcp[21] = 1;
-  tcp[22] = 8;
-  tcp[23] = 10;
-  b.insert(b.end(), tcp.begin(), tcp.end());
-  t.hdr_len = b.size();
-  b.insert(b.end(), payload.begin(), payload.end());
-  return t;
-}
-
-Bytes Pattern(size_t n) {
-  Bytes p(n);
-  for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(i * 7 + i / 251);
-  return p;
-}
-
-// Ones-complement sum over a byte range, folded (independent of the code under test).
-uint32_t Sum(const Bytes& b, size_t from, size_t to, uint32_t sum = 0) {
-  for (size_t i = from; i < to; i += 2) {
-    sum += static_cast<uint32_t>(b[i] << 8) | (i + 1 < to ? b[i + 1] : 0);
-  }
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return sum;
-}
-bool TcpChecksumValid(const Bytes& f, size_t l3, size_t l4, bool v4) {
-  uint32_t pseudo = v4 ? Sum(f, l3 + 12, l3 + 20) : Sum(f, l3 + 8, l3 + 40);
-  pseudo += IPPROTO_TCP + static_cast<uint32_t>(f.size() - l4);
-  return Sum(f, l4, f.size(), pseudo) == 0xffff;
-}
-
-class OffloadTest : public ::testing::Test {
+class OffloadTest : public PoolTest {
  protected:
-  void SetUp() override {
-    auto pool = BufferPool::Create({.buffers = 2048, .data_size = 2048, .allow_hugepages = false});
-    ASSERT_TRUE(pool.ok()) << pool.status().message();
-    pool_ = std::move(*pool);
-    cache_ = std::make_unique<BufferCache>(*pool_);
-  }
-  void TearDown() override {
-    cache_.reset();
-    EXPECT_EQ(pool_->available(), pool_->total()) << "a buffer leaked";
-  }
-
   Buffer* SuperFrame(const TcpFrame& t, bool v4, uint16_t mss, uint32_t seg) {
     Buffer* head = MakeChain(*cache_, t.bytes, seg);
     head->gso_type = v4 ? kGsoTcpV4 : kGsoTcpV6;
@@ -172,9 +81,6 @@ class OffloadTest : public ::testing::Test {
     cache_->Free(out, n);
     cache_->FreeOne(head);
   }
-
-  std::unique_ptr<BufferPool> pool_;
-  std::unique_ptr<BufferCache> cache_;
 };
 
 TEST_F(OffloadTest, SegmentsTcpV4SuperFrame) { CheckSegments(true, 0, 64000, 1448, 2048); }
@@ -250,6 +156,19 @@ TEST_F(OffloadTest, CompletesChainChecksumAcrossOddSplits) {
     EXPECT_EQ(Flatten(*pool_, head), contiguous) << "segments of " << seg;
     EXPECT_EQ(head->offload_flags & Buffer::kOffloadNeedsCsum, 0);
     cache_->FreeOne(head);
+  }
+}
+
+// SumWords adds host-order words and swaps the folded result: the same as a big-endian byte
+// pair walk for every length and alignment.
+TEST(ChecksumTest, SumWordsMatchesABytePairWalk) {
+  Bytes data = Pattern(300, 5);
+  for (size_t i = 0; i < data.size(); i += 3) data[i] = 0xff;  // carries aplenty
+  for (size_t from = 0; from < 8; ++from) {
+    for (size_t len = 0; len + from <= data.size(); len += 1 + len / 8) {
+      EXPECT_EQ(FoldSum(SumWords(data.data() + from, len)), Sum(data, from, from + len))
+          << "from " << from << " len " << len;
+    }
   }
 }
 

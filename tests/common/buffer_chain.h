@@ -38,7 +38,7 @@ inline Buffer* MakeChain(BufferCache& cache, const Bytes& bytes, uint32_t seg) {
       return nullptr;
     }
     uint32_t n = static_cast<uint32_t>(std::min<size_t>(seg, bytes.size() - off));
-    std::memcpy(b->data(), bytes.data() + off, n);
+    if (n > 0) std::memcpy(b->data(), bytes.data() + off, n);
     b->length = static_cast<uint16_t>(n);
     if (prev) {
       prev->flags |= Buffer::kNextValid;

@@ -27,6 +27,9 @@ constexpr char kTunDevice[] = "/dev/net/tun";
 constexpr char kTempNamePattern[] = "uptap%d";
 constexpr uint16_t kMaxQueues = 256;  // tun's MAX_TAP_QUEUES
 constexpr uint32_t kMaxRingSize = 32768;
+// What tun may hand us (its netdev's tx features): partial checksums and TCP super-frames. Our
+// writes need no flag: tun_get_user takes any GSO/NEEDS_CSUM vnet header (virtio_net_hdr_to_skb),
+// which is how gro-coalesce's super-frames reach the host's stack.
 constexpr unsigned kOffloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
 
 MacAddress RandomEngineMac() {
@@ -126,6 +129,7 @@ class TapDriver final : public Driver {
   bool host_up_ = false;
   uint32_t rx_ring_size_ = 0;
   uint32_t tx_ring_size_ = 0;
+  bool gro_coalesce_ = false;
   std::vector<std::string> host_addresses_;
 };
 
@@ -173,6 +177,7 @@ Status TapDriver::Setup(const TapArgs& args) {
   mac_ = args.hw_addr.value_or(RandomEngineMac());
   rx_ring_size_ = args.rx_ring_size;
   tx_ring_size_ = args.tx_ring_size;
+  gro_coalesce_ = args.gro_coalesce;
   UPLINKD_RETURN_IF_ERROR(ValidateArgs(args));
 
   // Kept open for the driver's life: later SetMtu calls work there even if its name goes away.
@@ -198,7 +203,7 @@ Status TapDriver::Setup(const TapArgs& args) {
   }
   for (int fd : fds_) {
     rxq_.push_back(std::make_unique<TapRxQueue>(fd, pool_.data_size()));
-    txq_.push_back(std::make_unique<TapTxQueue>(fd));
+    txq_.push_back(std::make_unique<TapTxQueue>(fd, args.gro_coalesce));
   }
 
   if (!host_ns_.empty()) {
@@ -252,7 +257,8 @@ DriverInfo TapDriver::Info() const {
     info.details.push_back(fmt::format("host-ip-addr {}", cidr));
   }
   info.details.push_back(fmt::format(
-      "vnet-hdr virtio_net_hdr_v1 ({} bytes), offloads csum tso4 tso6", kVnetHeaderSize));
+      "vnet-hdr virtio_net_hdr_v1 ({} bytes), offloads csum tso4 tso6{}", kVnetHeaderSize,
+      gro_coalesce_ ? ", gro-coalesce" : ""));
   if (closed_) info.details.push_back("closed");
   return info;
 }

@@ -7,6 +7,7 @@
 
 #include "buffer/buffer_pool.h"
 #include "drivers/driver.h"
+#include "offload/gro.h"
 
 namespace uplinkd {
 
@@ -64,17 +65,27 @@ class alignas(64) TapRxQueue final : public RxQueue {
 };
 
 // Hot. Writes each packet (a chain: one writev) behind a vnet header built from its offload
-// fields. Shares the fd with the rx queue of the same number.
+// fields. Shares the fd with the rx queue of the same number. With gro-coalesce, the TCP
+// segments of a burst are first merged into GSO super-frames (offload::CoalesceTcp), so the
+// host's stack takes a flow's burst in one write.
 class alignas(64) TapTxQueue final : public TxQueue {
  public:
-  explicit TapTxQueue(int fd) : fd_(fd) {}
+  TapTxQueue(int fd, bool gro_coalesce) : fd_(fd), gro_coalesce_(gro_coalesce) {}
   uint16_t Transmit(BufferCache& cache, Buffer* const* pkts, uint16_t n) noexcept override;
   void Detach() noexcept { fd_ = -1; }
 
  private:
+  // Writes frames[0..n), frames[i] carrying packets[i] of the caller's packets (null: one each);
+  // returns how many of the caller's packets were written.
+  uint16_t Write(const BufferPool& pool, Buffer* const* frames, const uint16_t* packets,
+                 uint32_t n) noexcept;
+
   int fd_;
+  const bool gro_coalesce_;
   VnetHeader header_{};
   iovec iov_[kTapMaxSegments + 1];
+  Buffer* frames_[offload::kMaxGroBurst];  // a burst after coalescing
+  uint16_t frame_packets_[offload::kMaxGroBurst];
 };
 
 }  // namespace uplinkd

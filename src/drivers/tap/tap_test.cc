@@ -300,6 +300,57 @@ class TapTest : public ::testing::Test {
 
   uint16_t Send(uint16_t queue, Buffer* b) { return driver_->tx(queue).Transmit(*cache_, &b, 1); }
 
+  // Plays a peer that opens a TCP connection from `port` to a listener made on the host side
+  // at `host_port`, with initial sequence number `seq`: handshake through the tap.
+  void ConnectToHost(uint16_t host_port, uint16_t port, uint32_t seq, Fd* listener,
+                     uint32_t* host_seq) {
+    AddPeerNeighbour();
+    *listener = SocketIn(host_, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(host_port);
+    std::memcpy(&addr.sin_addr, kHostIp, 4);
+    ASSERT_EQ(bind(listener->get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(listen(listener->get(), 1), 0);
+    ASSERT_EQ(Send(0, MakePacket(Ip4Frame(kHostMac, kEngineMac, kPeerIp, kHostIp, IPPROTO_TCP,
+                                          TcpSegment(port, host_port, seq, 0, kTcpSyn, {}), 16,
+                                          false))),
+              1);
+    Buffer* synack = WaitForFrame(0, [&](const Bytes& f) {
+      auto p = ParseIp4(f);
+      return p && p->proto == IPPROTO_TCP && p->dport == port &&
+             p->tcp_flags == (kTcpSyn | kTcpAck);
+    });
+    ASSERT_NE(synack, nullptr) << "no SYN-ACK from the host";
+    *host_seq = ParseIp4(Flatten(*pool_, synack))->seq;
+    cache_->FreeOne(synack);
+    ASSERT_EQ(Send(0, MakePacket(Ip4Frame(
+                          kHostMac, kEngineMac, kPeerIp, kHostIp, IPPROTO_TCP,
+                          TcpSegment(port, host_port, seq + 1, *host_seq + 1, kTcpAck, {}), 16,
+                          false))),
+              1);
+  }
+
+  // The connection a host-side listener accepted (an fd of -1 after the timeout).
+  static Fd Accept(const Fd& listener) {
+    auto deadline = Clock::now() + std::chrono::milliseconds(kTimeoutMs);
+    if (!WaitFd(listener.get(), POLLIN, deadline)) return Fd();
+    return Fd(accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  }
+
+  // Up to `want` bytes from a host-side connection, waiting up to the timeout for them.
+  static Bytes Read(const Fd& conn, size_t want) {
+    auto deadline = Clock::now() + std::chrono::milliseconds(kTimeoutMs);
+    Bytes got;
+    while (got.size() < want && WaitFd(conn.get(), POLLIN, deadline)) {
+      uint8_t chunk[8192];
+      ssize_t n = recv(conn.get(), chunk, std::min(sizeof(chunk), want - got.size()), 0);
+      if (n <= 0) break;
+      got.insert(got.end(), chunk, chunk + n);
+    }
+    return got;
+  }
+
   // The interface's JSON in the host netns (null when it does not exist there).
   nlohmann::json HostLink(bool details = false) {
     Result<nlohmann::json> j = IpJson(fmt::format("-n {} {} link show dev {} 2>/dev/null",
@@ -327,10 +378,11 @@ TEST(TapArgsTest, ParsesVppOptions) {
        "02:aa:bb:cc:dd:ee", "hw-addr", "02:fe:00:00:00:09", "host-mtu-size", "9000",
        "num-rx-queues", "4", "rx-ring-size", "1024", "tx-ring-size", "512", "host-ip4-addr",
        "198.18.0.1/24", "host-ip6-addr", "2001:db8::1/64", "host-ip4-addr", "198.19.0.1/16",
-       "gso", "csum-offload"},
+       "gso", "csum-offload", "gro-coalesce"},
       &args);
   // clang-format on
   ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_TRUE(args.gro_coalesce);
   EXPECT_EQ(args.id, 3u);
   EXPECT_EQ(args.host_if_name, "vpptap0");
   EXPECT_EQ(args.host_ns, "/run/netns/x");
@@ -349,6 +401,7 @@ TEST(TapArgsTest, ParsesVppOptions) {
   EXPECT_FALSE(defaults.id.has_value());
   EXPECT_EQ(defaults.num_rx_queues, 1);
   EXPECT_EQ(defaults.rx_ring_size, 256u);
+  EXPECT_FALSE(defaults.gro_coalesce);
   EXPECT_EQ(TapInterfaceName(3), "tap3");
 }
 
@@ -669,31 +722,11 @@ TEST_F(TapTest, ReceivesGsoSuperFramesFromHostTcp) {
 // We hand the host a TSO super-frame (a chain with gso_type/gso_size); its TCP gets it all.
 TEST_F(TapTest, TransmitsGsoSuperFramesToHostTcp) {
   ASSERT_TRUE(Create(DefaultArgs()).ok());
-  AddPeerNeighbour();
-  Fd listener = SocketIn(host_, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(5002);
-  std::memcpy(&addr.sin_addr, kHostIp, 4);
-  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(listener.get(), 1), 0);
-
   const uint32_t seq = 5000;
   const uint16_t port = 40000;
-  ASSERT_EQ(Send(0, MakePacket(Ip4Frame(kHostMac, kEngineMac, kPeerIp, kHostIp, IPPROTO_TCP,
-                                        TcpSegment(port, 5002, seq, 0, kTcpSyn, {}), 16, false))),
-            1);
-  Buffer* synack = WaitForFrame(0, [&](const Bytes& f) {
-    auto p = ParseIp4(f);
-    return p && p->proto == IPPROTO_TCP && p->dport == port && p->tcp_flags == (kTcpSyn | kTcpAck);
-  });
-  ASSERT_NE(synack, nullptr) << "no SYN-ACK from the host";
-  uint32_t host_seq = ParseIp4(Flatten(*pool_, synack))->seq;
-  cache_->FreeOne(synack);
-  ASSERT_EQ(Send(0, MakePacket(Ip4Frame(kHostMac, kEngineMac, kPeerIp, kHostIp, IPPROTO_TCP,
-                                        TcpSegment(port, 5002, seq + 1, host_seq + 1, kTcpAck, {}),
-                                        16, false))),
-            1);
+  Fd listener;
+  uint32_t host_seq = 0;
+  ASSERT_NO_FATAL_FAILURE(ConnectToHost(5002, port, seq, &listener, &host_seq));
 
   Bytes data = Pattern(4000, 5);
   Buffer* b = MakePacket(
@@ -707,19 +740,60 @@ TEST_F(TapTest, TransmitsGsoSuperFramesToHostTcp) {
   b->gso_size = 1000;
   ASSERT_EQ(Send(0, b), 1);
 
-  auto deadline = Clock::now() + std::chrono::milliseconds(kTimeoutMs);
-  ASSERT_TRUE(WaitFd(listener.get(), POLLIN, deadline)) << "no connection accepted";
-  Fd conn(accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-  ASSERT_GE(conn.get(), 0);
-  Bytes got;
-  while (got.size() < data.size() && WaitFd(conn.get(), POLLIN, deadline)) {
-    uint8_t chunk[8192];
-    ssize_t n = recv(conn.get(), chunk, sizeof(chunk), 0);
-    if (n <= 0) break;
-    got.insert(got.end(), chunk, chunk + n);
-  }
-  EXPECT_EQ(got, data);
+  Fd conn = Accept(listener);
+  ASSERT_GE(conn.get(), 0) << "no connection accepted";
+  EXPECT_EQ(Read(conn, data.size()), data);
   EXPECT_EQ(driver_->tx(0).counters.errors.load(), 0u);
+}
+
+// gro-coalesce: a burst of wire-sized segments (as af_xdp hands them over, checksums complete
+// and unverified) reaches the host's TCP as GRO super-frames, one write per run of segments. A
+// corrupted segment is written alone: the host's TCP drops it (bad checksum) and gets the rest
+// only once it comes again.
+TEST_F(TapTest, CoalescesTcpSegmentsIntoSuperFrames) {
+  TapArgs args = DefaultArgs();
+  args.gro_coalesce = true;
+  ASSERT_TRUE(Create(args).ok());
+  EXPECT_NE(fmt::format("{}", fmt::join(driver_->Info().details, "\n")).find("gro-coalesce"),
+            std::string::npos);
+  const uint32_t seq = 7000;
+  const uint16_t port = 40001;
+  Fd listener;
+  uint32_t host_seq = 0;
+  ASSERT_NO_FATAL_FAILURE(ConnectToHost(5003, port, seq, &listener, &host_seq));
+  Fd conn = Accept(listener);
+  ASSERT_GE(conn.get(), 0) << "no connection accepted";
+
+  constexpr uint16_t kSegments = 20;
+  constexpr size_t kMss = 1000;
+  const Bytes data = Pattern(kSegments * kMss, 11);
+  auto segment = [&](uint16_t k) {
+    Bytes payload(data.begin() + static_cast<long>(k * kMss),
+                  data.begin() + static_cast<long>((k + 1) * kMss));
+    return Ip4Frame(kHostMac, kEngineMac, kPeerIp, kHostIp, IPPROTO_TCP,
+                    TcpSegment(port, 5003, static_cast<uint32_t>(seq + 1 + k * kMss),
+                               host_seq + 1, kTcpAck, payload),
+                    16, false);
+  };
+  const QueueCounters& c = driver_->tx(0).counters;
+  const uint64_t kicks = c.kicks.load();
+
+  // One burst, segment 12 corrupted on the way: 0..11 and 13..19 become super-frames.
+  Buffer* burst[kSegments];
+  for (uint16_t k = 0; k < kSegments; ++k) {
+    Bytes f = segment(k);
+    if (k == 12) f[f.size() - 10] ^= 0x20;
+    burst[k] = MakePacket(f);
+  }
+  EXPECT_EQ(driver_->tx(0).Transmit(*cache_, burst, kSegments), kSegments);
+  EXPECT_EQ(c.kicks.load() - kicks, 3u);
+  EXPECT_EQ(c.gro_merged.load(), kSegments - 3u);
+  EXPECT_EQ(Read(conn, 12 * kMss), Bytes(data.begin(), data.begin() + 12 * kMss));
+
+  // The host took 13..19 out of order and waits for 12; it comes again, intact.
+  ASSERT_EQ(Send(0, MakePacket(segment(12))), 1);
+  EXPECT_EQ(Read(conn, 8 * kMss), Bytes(data.begin() + 12 * kMss, data.end()));
+  EXPECT_EQ(c.errors.load(), 0u);
 }
 
 TEST_F(TapTest, TwoQueues) {
