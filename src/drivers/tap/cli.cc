@@ -122,6 +122,10 @@ Status ParseTapCreateArgs(const std::vector<std::string>& words, TapArgs* args) 
     const std::string& word = words[i];
     // VPP flags for offloads we always enable.
     if (word == "gso" || word == "csum-offload") continue;
+    if (word == "no-uring") {
+      args->uring = false;
+      continue;
+    }
     auto it = with_value.find(word);
     if (it == with_value.end()) return Failure(EINVAL, "create tap: unknown option '{}'", word);
     if (i + 1 == words.size()) return Failure(EINVAL, "create tap: '{}' needs a value", word);

@@ -31,11 +31,18 @@ struct TapArgs {
   uint16_t num_rx_queues = 1;  // one /dev/net/tun queue fd each (IFF_MULTI_QUEUE)
   uint32_t rx_ring_size = 256, tx_ring_size = 256;  // accepted as VPP does; power of two
   bool host_up = true;
+  // Reads and writes through io_uring when the kernel allows it (a warning, then readv/writev,
+  // when not); false (`no-uring`): readv/writev always. The environment variable
+  // kTapNoUringEnv, set and not "0", has the same effect for every tap.
+  bool uring = true;
 };
+
+inline constexpr char kTapNoUringEnv[] = "UPLINKD_TAP_NO_URING";
 
 // Parses the options of VPP's `create tap ...` (everything after those two words):
 // [id N] [host-if-name NAME] [host-ns NS] [host-mac-addr MAC] [hw-addr MAC] [host-mtu-size N]
 // [num-rx-queues N] [rx-ring-size N] [tx-ring-size N] [host-ip4-addr CIDR] [host-ip6-addr CIDR]
+// [no-uring]
 // VPP's `gso` and `csum-offload` are accepted and change nothing (both are always on here).
 // A bad word or value gives an error naming it. Fields not named keep their values in *args.
 Status ParseTapCreateArgs(const std::vector<std::string>& words, TapArgs* args);

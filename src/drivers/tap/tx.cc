@@ -1,10 +1,14 @@
-// Tap transmit: the fast path. One writev per packet (header + every segment of the chain).
+// Tap transmit: the fast path. Each packet (a chain) is one frame: a vnet header and every
+// segment, written by one writev (PlainTapWriter) or one io_uring writev (uring.cc).
 #include <endian.h>
 #include <sys/uio.h>
 
 #include <cerrno>
 
 #include "drivers/tap/tap_internal.h"
+#ifdef UPLINKD_WITH_URING
+#include "drivers/tap/uring.h"
+#endif
 
 namespace uplinkd {
 namespace {
@@ -49,43 +53,53 @@ inline void BuildVnetHeader(const Buffer* b, VnetHeader* h) {
 
 }  // namespace
 
-uint16_t TapTxQueue::Transmit(BufferCache& cache, Buffer* const* pkts, uint16_t n) noexcept {
-  const BufferPool& pool = cache.pool();
-  uint16_t sent = 0;
-  uint64_t ring_full = 0, too_long = 0, errors = 0, kicks = 0;
-  iov_[0] = {&header_, kVnetHeaderSize};
-  for (uint16_t i = 0; i < n; ++i) {
-    Buffer* b = pkts[i];
-    BuildVnetHeader(b, &header_);
-    uint32_t segments = 0;
-    bool fits = true;
-    for (Buffer* seg = b;; seg = pool.FromIndex(seg->next)) {
-      if (segments == kTapMaxSegments) {
-        fits = false;
-        break;
-      }
-      iov_[1 + segments++] = {seg->data(), seg->length};
-      if (!seg->has_next()) break;
-    }
-    if (!fits) {
-      ++too_long;
-      continue;
-    }
-    ++kicks;
-    if (writev(fd_, iov_, static_cast<int>(1 + segments)) >= 0) {
-      ++sent;
+int MapFrame(const BufferPool& pool, Buffer* b, VnetHeader* header, iovec* iov) noexcept {
+  BuildVnetHeader(b, header);
+  iov[0] = {header, kVnetHeaderSize};
+  uint32_t segments = 0;
+  for (Buffer* seg = b;; seg = pool.FromIndex(seg->next)) {
+    if (segments == kTapMaxSegments) return 0;
+    iov[1 + segments++] = {seg->data(), seg->length};
+    if (!seg->has_next()) break;
+  }
+  return static_cast<int>(1 + segments);
+}
+
+void PlainTapWriter::WriteFrame(BufferCache& cache, Buffer* b, TxTally& tally) noexcept {
+  int iovcnt = MapFrame(cache.pool(), b, &header_, iov_);
+  if (iovcnt == 0) {
+    ++tally.too_long;
+  } else {
+    ++tally.kicks;
+    if (writev(fd_, iov_, iovcnt) >= 0) {
+      ++tally.sent;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-      ++ring_full;
+      ++tally.ring_full;
     } else {
-      ++errors;
+      ++tally.errors;
     }
   }
-  cache.Free(pkts, n);  // tun copied what it took; everything goes back, sent or not
-  if (ring_full) counters.Add(counters.drops_ring_full, ring_full);
-  if (too_long) counters.Add(counters.drops_too_long, too_long);
-  if (errors) counters.Add(counters.errors, errors);
-  if (kicks) counters.Add(counters.kicks, kicks);
-  return sent;
+  cache.FreeOne(b);  // tun copied what it took; everything goes back, sent or not
 }
+
+template <class Writer>
+uint16_t TapTxQueue<Writer>::Transmit(BufferCache& cache, Buffer* const* pkts,
+                                      uint16_t n) noexcept {
+  TxTally tally;
+  if (__builtin_expect(!writer_.open(), 0)) {  // closed: fail softly, touch no fd
+    cache.Free(pkts, n);
+    tally.errors = n;
+  } else {
+    for (uint16_t i = 0; i < n; ++i) writer_.WriteFrame(cache, pkts[i], tally);
+    writer_.Flush(cache, tally);
+  }
+  tally.AddTo(counters);
+  return tally.sent;
+}
+
+template class TapTxQueue<PlainTapWriter>;
+#ifdef UPLINKD_WITH_URING
+template class TapTxQueue<UringTapWriter>;
+#endif
 
 }  // namespace uplinkd
