@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev lld
   # libraries
   libmnl-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libpcap-dev
-  libxdp-dev libbpf-dev linux-libc-dev
+  libxdp-dev libbpf-dev linux-libc-dev liburing-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # the test rig and the demo: namespaces, veths, ping, traffic

@@ -47,7 +47,9 @@ class RxQueue {
   // Hot. Fills out[0..ret) with received packets (chains for frames larger than a buffer).
   virtual uint16_t Receive(BufferCache& cache, Buffer** out, uint16_t max) noexcept = 0;
   // Cold. A file descriptor that polls readable when packets wait (interrupt/adaptive modes),
-  // or -1 when the queue can only be polled.
+  // or -1 when the queue can only be polled. It may wake only for what a Receive prepared (the
+  // tap's io_uring reads), so a worker receives once before its first wait, and retries an
+  // epoll_wait that ends in EINTR (io_uring completions interrupt it).
   virtual int interrupt_fd() const = 0;
   // Cold, control thread: folds counters the kernel keeps (e.g. PACKET_STATISTICS) into
   // `counters`. Called before counters are shown.

@@ -126,6 +126,10 @@ Status ParseTapCreateArgs(const std::vector<std::string>& words, TapArgs* args) 
       args->gro_coalesce = true;
       continue;
     }
+    if (word == "no-uring") {
+      args->uring = false;
+      continue;
+    }
     auto it = with_value.find(word);
     if (it == with_value.end()) return Failure(EINVAL, "create tap: unknown option '{}'", word);
     if (i + 1 == words.size()) return Failure(EINVAL, "create tap: '{}' needs a value", word);

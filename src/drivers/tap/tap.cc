@@ -8,12 +8,17 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/check.h"
 #include "common/log.h"
 #include "drivers/tap/host_tap_marker.h"
 #include "drivers/tap/tap_internal.h"
+#ifdef UPLINKD_WITH_URING
+#include "drivers/tap/uring.h"
+#endif
 #include "linux/netlink_socket.h"
 #include "linux/netns.h"
 
@@ -39,6 +44,12 @@ MacAddress RandomEngineMac() {
     std::memcpy(mac.data() + 2, &fallback, 4);
   }
   return mac;
+}
+
+// kTapNoUringEnv set, and not to "0".
+bool NoUringFromEnvironment() {
+  const char* v = std::getenv(kTapNoUringEnv);
+  return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
 }
 
 // Opens one queue of tap `name` (a pattern creates the device; a plain name attaches to it).
@@ -111,11 +122,14 @@ class TapDriver final : public Driver {
   // Runs `fn` with a netlink socket in the host netns.
   Status InHostNetns(const std::function<Status(Netlink&)>& fn);
   Status ConfigureHostSide(const TapArgs& args, const std::string& current_name);
+  // Makes io_uring queues for every fd; on failure none (the caller falls back to plain ones).
+  Status MakeUringQueues();
 
   BufferPool& pool_;
   std::vector<int> fds_;
   std::vector<std::unique_ptr<TapRxQueue>> rxq_;
-  std::vector<std::unique_ptr<TapTxQueue>> txq_;
+  std::vector<std::unique_ptr<TapTxQueueBase>> txq_;
+  std::string io_;  // how the queues read and write, for Info
   int host_ns_fd_ = -1;
   bool closed_ = false;
 
@@ -169,6 +183,39 @@ Status TapDriver::ConfigureHostSide(const TapArgs& args, const std::string& curr
   });
 }
 
+Status TapDriver::MakeUringQueues() {
+#ifdef UPLINKD_WITH_URING
+  // Each read holds a frame's worth of buffers: at most a quarter of the pool for all of them.
+  uint32_t per_read = TapMaxSegments(pool_.data_size());
+  uint32_t reads = std::min<uint32_t>(
+      kTapUringDefaultReads,
+      pool_.total() / (4 * per_read * static_cast<uint32_t>(fds_.size())));
+  if (reads < 2) {
+    return Failure(ENOBUFS, "{} buffers are too few for 2 reads in flight per queue",
+                   pool_.total());
+  }
+  std::vector<std::unique_ptr<TapRxQueue>> rx;
+  std::vector<std::unique_ptr<TapTxQueueBase>> tx;
+  const char* name = "";
+  for (int fd : fds_) {
+    Result<std::unique_ptr<TapUringRxQueue>> rxq =
+        TapUringRxQueue::Create(fd, pool_.data_size(), reads);
+    if (!rxq.ok()) return rxq.status();
+    name = (*rxq)->io_name();
+    rx.push_back(std::move(rxq).value());
+    auto txq = std::make_unique<TapUringTxQueue>(gro_coalesce_, fd);
+    UPLINKD_RETURN_IF_ERROR(txq->writer().Init());
+    tx.push_back(std::move(txq));
+  }
+  rxq_ = std::move(rx);
+  txq_ = std::move(tx);
+  io_ = fmt::format("{} ({} reads in flight per queue)", name, reads);
+  return Status::Ok();
+#else
+  return Failure(ENOTSUP, "built without liburing");
+#endif
+}
+
 Status TapDriver::Setup(const TapArgs& args) {
   uint32_t id = args.id.value_or(0);
   name_ = TapInterfaceName(id);
@@ -201,9 +248,21 @@ Status TapDriver::Setup(const TapArgs& args) {
       }
     }
   }
-  for (int fd : fds_) {
-    rxq_.push_back(std::make_unique<TapRxQueue>(fd, pool_.data_size()));
-    txq_.push_back(std::make_unique<TapTxQueue>(fd, args.gro_coalesce));
+  // While the tap is still down (the io_uring probe reads it).
+  if (!args.uring) {
+    io_ = "readv/writev (no-uring)";
+  } else if (NoUringFromEnvironment()) {
+    io_ = fmt::format("readv/writev ({} is set)", kTapNoUringEnv);
+  } else if (Status uring = MakeUringQueues(); !uring.ok()) {
+    Logger("tap")->warn("{}: io_uring is not used ({}); reads and writes are readv/writev",
+                        name_, uring.message());
+    io_ = fmt::format("readv/writev (io_uring: {})", uring.message());
+  }
+  if (rxq_.empty()) {
+    for (int fd : fds_) {
+      rxq_.push_back(std::make_unique<TapPlainRxQueue>(fd, pool_.data_size()));
+      txq_.push_back(std::make_unique<TapTxQueue<PlainTapWriter>>(gro_coalesce_, fd));
+    }
   }
 
   if (!host_ns_.empty()) {
@@ -214,20 +273,19 @@ Status TapDriver::Setup(const TapArgs& args) {
     UPLINKD_RETURN_IF_ERROR((*nl)->MoveLinkToNetns(*index, host_ns_fd_));
   }
   UPLINKD_RETURN_IF_ERROR(ConfigureHostSide(args, tun_name));
-  Logger("tap")->info("{}: host interface '{}' in netns '{}', {} queue(s), mac {}, host mac {}",
-                      name_, host_if_, host_ns_.empty() ? "(dataplane)" : host_ns_, fds_.size(),
-                      FormatMac(mac_), FormatMac(host_mac_));
+  Logger("tap")->info(
+      "{}: host interface '{}' in netns '{}', {} queue(s), mac {}, host mac {}, io {}", name_,
+      host_if_, host_ns_.empty() ? "(dataplane)" : host_ns_, fds_.size(), FormatMac(mac_),
+      FormatMac(host_mac_), io_);
   return Status::Ok();
 }
 
 void TapDriver::Close() noexcept {
   if (closed_) return;
   closed_ = true;
-  for (auto& q : rxq_) {
-    q->ReleaseBuffers(pool_);
-    q->Detach();
-  }
-  for (auto& q : txq_) q->Detach();
+  // The queues first: an io_uring queue ends its reads and writes, which hold the fds.
+  for (auto& q : rxq_) q->Close(pool_);
+  for (auto& q : txq_) q->Close(pool_);
   // Closing the last queue of a non-persistent tap deletes the interface, wherever it is.
   bool had_queues = !fds_.empty();
   for (int fd : fds_) close(fd);
@@ -259,6 +317,7 @@ DriverInfo TapDriver::Info() const {
   info.details.push_back(fmt::format(
       "vnet-hdr virtio_net_hdr_v1 ({} bytes), offloads csum tso4 tso6{}", kVnetHeaderSize,
       gro_coalesce_ ? ", gro-coalesce" : ""));
+  info.details.push_back(fmt::format("io {}", io_));
   if (closed_) info.details.push_back("closed");
   return info;
 }

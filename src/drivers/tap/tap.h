@@ -35,12 +35,18 @@ struct TapArgs {
   // (offload::CoalesceTcp) before writing them to the host. Off by default, as in VPP; the
   // manager turns it on for the node's host tap.
   bool gro_coalesce = false;
+  // Reads and writes through io_uring when the kernel allows it (a warning, then readv/writev,
+  // when not); false (`no-uring`): readv/writev always. The environment variable
+  // kTapNoUringEnv, set and not "0", has the same effect for every tap.
+  bool uring = true;
 };
+
+inline constexpr char kTapNoUringEnv[] = "UPLINKD_TAP_NO_URING";
 
 // Parses the options of VPP's `create tap ...` (everything after those two words):
 // [id N] [host-if-name NAME] [host-ns NS] [host-mac-addr MAC] [hw-addr MAC] [host-mtu-size N]
 // [num-rx-queues N] [rx-ring-size N] [tx-ring-size N] [host-ip4-addr CIDR] [host-ip6-addr CIDR]
-// [gro-coalesce]
+// [gro-coalesce] [no-uring]
 // VPP's `gso` and `csum-offload` are accepted and change nothing (both are always on here).
 // A bad word or value gives an error naming it. Fields not named keep their values in *args.
 Status ParseTapCreateArgs(const std::vector<std::string>& words, TapArgs* args);

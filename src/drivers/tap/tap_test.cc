@@ -10,17 +10,29 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstddef>
 #include <cstring>
 #include <functional>
+#include <iterator>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "drivers/tap/tap_internal.h"
+#ifdef UPLINKD_WITH_URING
+#include "drivers/tap/uring.h"
+#endif
 #include "linux/netns.h"
 #include "linux/test_netns.h"
 
@@ -76,9 +88,13 @@ int RemainingMs(Clock::time_point deadline) {
   return left.count() > 0 ? static_cast<int>(left.count()) : 0;
 }
 
+// Retries EINTR: io_uring completions run as task work, which interrupts a sleeping poll.
 bool WaitFd(int fd, short events, Clock::time_point deadline) {
   pollfd p{fd, events, 0};
-  return poll(&p, 1, RemainingMs(deadline)) == 1;
+  while (true) {
+    int n = poll(&p, 1, RemainingMs(deadline));
+    if (n >= 0 || errno != EINTR) return n == 1;
+  }
 }
 
 // ---- Frame building and parsing (IPv4 only; enough for these tests) ----
@@ -250,6 +266,7 @@ class TapTest : public ::testing::Test {
     args.host_mac = kHostMac;
     args.hw_addr = kEngineMac;
     args.host_ip4_addr = {"198.18.5.1/24"};
+    args.uring = uring_;
     return args;
   }
 
@@ -263,6 +280,14 @@ class TapTest : public ::testing::Test {
     });
   }
 
+  // The driver's "io ..." detail line.
+  std::string IoDetail() {
+    for (const std::string& d : driver_->Info().details) {
+      if (d.rfind("io ", 0) == 0) return d;
+    }
+    return "";
+  }
+
   // Makes 198.18.5.2 reachable from the host side: its frames go to the engine's MAC.
   void AddPeerNeighbour() {
     ASSERT_TRUE(host_
@@ -273,11 +298,13 @@ class TapTest : public ::testing::Test {
 
   // Receives on `queue` until `match` takes a frame (returned; the caller frees it) or the
   // timeout; every other frame (IPv6 ND, MLD, ...) is freed.
+  // Receives before it waits, as a worker does: an io_uring queue's fd wakes only for reads
+  // that a Receive armed.
   Buffer* WaitForFrame(uint16_t queue, const std::function<bool(const Bytes&)>& match) {
     auto deadline = Clock::now() + std::chrono::milliseconds(kTimeoutMs);
     RxQueue& rxq = driver_->rx(queue);
     Buffer* found = nullptr;
-    while (found == nullptr && WaitFd(rxq.interrupt_fd(), POLLIN, deadline)) {
+    while (found == nullptr) {
       Buffer* bufs[32];
       uint16_t n = rxq.Receive(*cache_, bufs, 32);
       for (uint16_t i = 0; i < n; ++i) {
@@ -287,6 +314,7 @@ class TapTest : public ::testing::Test {
           cache_->FreeOne(bufs[i]);
         }
       }
+      if (found == nullptr && n == 0 && !WaitFd(rxq.interrupt_fd(), POLLIN, deadline)) break;
     }
     return found;
   }
@@ -359,6 +387,7 @@ class TapTest : public ::testing::Test {
     return (*j)[0];
   }
 
+  bool uring_ = true;  // what DefaultArgs asks for
   TestNetns dp_{"tpd"};
   TestNetns host_{"tph"};
   std::string host_if_ = UniqueName("tht");
@@ -367,6 +396,35 @@ class TapTest : public ::testing::Test {
   std::unique_ptr<BufferCache> cache_;
   std::unique_ptr<Driver> driver_;
 };
+
+// The tests that move frames run with each way of reading and writing.
+class TapIoTest : public TapTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override {
+    uring_ = GetParam();
+    TapTest::SetUp();
+  }
+
+  // Creates the tap with DefaultArgs() changed by `change`, and checks it reads and writes the
+  // way the parameter says (this machine's kernel has io_uring).
+  void CreateIo(const std::function<void(TapArgs&)>& change = nullptr) {
+    TapArgs args = DefaultArgs();
+    if (change) change(args);
+    Status status = Create(args);
+    ASSERT_TRUE(status.ok()) << status.message();
+    EXPECT_EQ(IoDetail().rfind(uring_ ? "io io_uring" : "io readv/writev", 0), 0u) << IoDetail();
+  }
+};
+
+std::string IoName(const ::testing::TestParamInfo<bool>& info) {
+  return info.param ? "IoUring" : "Readv";
+}
+
+#ifdef UPLINKD_WITH_URING
+INSTANTIATE_TEST_SUITE_P(Io, TapIoTest, ::testing::Values(false, true), IoName);
+#else
+INSTANTIATE_TEST_SUITE_P(Io, TapIoTest, ::testing::Values(false), IoName);
+#endif
 
 // ---- Argument parsing ----
 
@@ -378,7 +436,7 @@ TEST(TapArgsTest, ParsesVppOptions) {
        "02:aa:bb:cc:dd:ee", "hw-addr", "02:fe:00:00:00:09", "host-mtu-size", "9000",
        "num-rx-queues", "4", "rx-ring-size", "1024", "tx-ring-size", "512", "host-ip4-addr",
        "198.18.0.1/24", "host-ip6-addr", "2001:db8::1/64", "host-ip4-addr", "198.19.0.1/16",
-       "gso", "csum-offload", "gro-coalesce"},
+       "gso", "csum-offload", "gro-coalesce", "no-uring"},
       &args);
   // clang-format on
   ASSERT_TRUE(status.ok()) << status.message();
@@ -395,6 +453,7 @@ TEST(TapArgsTest, ParsesVppOptions) {
   EXPECT_EQ(args.host_ip4_addr, (std::vector<std::string>{"198.18.0.1/24", "198.19.0.1/16"}));
   EXPECT_EQ(args.host_ip6_addr, std::vector<std::string>{"2001:db8::1/64"});
   EXPECT_TRUE(args.host_up);
+  EXPECT_FALSE(args.uring);
 
   TapArgs defaults;
   ASSERT_TRUE(ParseTapCreateArgs({}, &defaults).ok());
@@ -402,6 +461,7 @@ TEST(TapArgsTest, ParsesVppOptions) {
   EXPECT_EQ(defaults.num_rx_queues, 1);
   EXPECT_EQ(defaults.rx_ring_size, 256u);
   EXPECT_FALSE(defaults.gro_coalesce);
+  EXPECT_TRUE(defaults.uring);
   EXPECT_EQ(TapInterfaceName(3), "tap3");
 }
 
@@ -551,8 +611,8 @@ TEST_F(TapTest, FailedCreateLeavesNothingBehind) {
   EXPECT_EQ(Create(args).code(), EINVAL);
 }
 
-TEST_F(TapTest, ReceivesFramesSentByTheHost) {
-  ASSERT_TRUE(Create(DefaultArgs()).ok());
+TEST_P(TapIoTest, ReceivesFramesSentByTheHost) {
+  ASSERT_NO_FATAL_FAILURE(CreateIo());
   AddPeerNeighbour();
   Fd udp = SocketIn(host_, AF_INET, SOCK_DGRAM, 0);
   sockaddr_in to{};
@@ -589,8 +649,8 @@ TEST_F(TapTest, ReceivesFramesSentByTheHost) {
   EXPECT_EQ(driver_->rx(0).counters.errors.load(), 0u);
 }
 
-TEST_F(TapTest, TransmitsFramesToTheHost) {
-  ASSERT_TRUE(Create(DefaultArgs()).ok());
+TEST_P(TapIoTest, TransmitsFramesToTheHost) {
+  ASSERT_NO_FATAL_FAILURE(CreateIo());
   // A raw socket on the host side sees what the driver writes.
   Fd raw = SocketIn(host_, AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
   ASSERT_GE(raw.get(), 0);
@@ -658,8 +718,8 @@ TEST_F(TapTest, TransmitsFramesToTheHost) {
 }
 
 // The host's TCP hands us a TSO super-frame: one chain with gso_type/gso_size set.
-TEST_F(TapTest, ReceivesGsoSuperFramesFromHostTcp) {
-  ASSERT_TRUE(Create(DefaultArgs()).ok());
+TEST_P(TapIoTest, ReceivesGsoSuperFramesFromHostTcp) {
+  ASSERT_NO_FATAL_FAILURE(CreateIo());
   AddPeerNeighbour();
   Fd tcp = SocketIn(host_, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   sockaddr_in to{};
@@ -720,8 +780,8 @@ TEST_F(TapTest, ReceivesGsoSuperFramesFromHostTcp) {
 }
 
 // We hand the host a TSO super-frame (a chain with gso_type/gso_size); its TCP gets it all.
-TEST_F(TapTest, TransmitsGsoSuperFramesToHostTcp) {
-  ASSERT_TRUE(Create(DefaultArgs()).ok());
+TEST_P(TapIoTest, TransmitsGsoSuperFramesToHostTcp) {
+  ASSERT_NO_FATAL_FAILURE(CreateIo());
   const uint32_t seq = 5000;
   const uint16_t port = 40000;
   Fd listener;
@@ -750,10 +810,8 @@ TEST_F(TapTest, TransmitsGsoSuperFramesToHostTcp) {
 // and unverified) reaches the host's TCP as GRO super-frames, one write per run of segments. A
 // corrupted segment is written alone: the host's TCP drops it (bad checksum) and gets the rest
 // only once it comes again.
-TEST_F(TapTest, CoalescesTcpSegmentsIntoSuperFrames) {
-  TapArgs args = DefaultArgs();
-  args.gro_coalesce = true;
-  ASSERT_TRUE(Create(args).ok());
+TEST_P(TapIoTest, CoalescesTcpSegmentsIntoSuperFrames) {
+  ASSERT_NO_FATAL_FAILURE(CreateIo([](TapArgs& args) { args.gro_coalesce = true; }));
   EXPECT_NE(fmt::format("{}", fmt::join(driver_->Info().details, "\n")).find("gro-coalesce"),
             std::string::npos);
   const uint32_t seq = 7000;
@@ -786,7 +844,8 @@ TEST_F(TapTest, CoalescesTcpSegmentsIntoSuperFrames) {
     burst[k] = MakePacket(f);
   }
   EXPECT_EQ(driver_->tx(0).Transmit(*cache_, burst, kSegments), kSegments);
-  EXPECT_EQ(c.kicks.load() - kicks, 3u);
+  // Three frames: three writev, or three writes in one io_uring submit.
+  EXPECT_EQ(c.kicks.load() - kicks, uring_ ? 1u : 3u);
   EXPECT_EQ(c.gro_merged.load(), kSegments - 3u);
   EXPECT_EQ(Read(conn, 12 * kMss), Bytes(data.begin(), data.begin() + 12 * kMss));
 
@@ -796,11 +855,8 @@ TEST_F(TapTest, CoalescesTcpSegmentsIntoSuperFrames) {
   EXPECT_EQ(c.errors.load(), 0u);
 }
 
-TEST_F(TapTest, TwoQueues) {
-  TapArgs args = DefaultArgs();
-  args.num_rx_queues = 2;
-  Status status = Create(args);
-  ASSERT_TRUE(status.ok()) << status.message();
+TEST_P(TapIoTest, TwoQueues) {
+  ASSERT_NO_FATAL_FAILURE(CreateIo([](TapArgs& args) { args.num_rx_queues = 2; }));
   EXPECT_EQ(HostLink(true)["linkinfo"]["info_data"]["numqueues"], 2);
   DriverInfo info = driver_->Info();
   EXPECT_EQ(info.num_rx_queues, 2);
@@ -823,10 +879,12 @@ TEST_F(TapTest, TwoQueues) {
   }
   int per_queue[2] = {0, 0};
   auto deadline = Clock::now() + std::chrono::milliseconds(kTimeoutMs);
+  bool first = true;  // receive before the first wait, which arms an io_uring queue's reads
   while (per_queue[0] + per_queue[1] < kFlows && RemainingMs(deadline) > 0) {
     pollfd fds[2] = {{driver_->rx(0).interrupt_fd(), POLLIN, 0},
                      {driver_->rx(1).interrupt_fd(), POLLIN, 0}};
-    if (poll(fds, 2, RemainingMs(deadline)) <= 0) break;
+    if (!first && poll(fds, 2, RemainingMs(deadline)) < 0 && errno != EINTR) break;
+    first = false;
     for (uint16_t q = 0; q < 2; ++q) {
       Buffer* bufs[32];
       uint16_t n = driver_->rx(q).Receive(*cache_, bufs, 32);
@@ -861,8 +919,8 @@ TEST_F(TapTest, TwoQueues) {
   EXPECT_TRUE(HostLink().is_null());
 }
 
-TEST_F(TapTest, CountsDropsAndFreesEverything) {
-  ASSERT_TRUE(Create(DefaultArgs()).ok());
+TEST_P(TapIoTest, CountsDropsAndFreesEverything) {
+  ASSERT_NO_FATAL_FAILURE(CreateIo());
   // A chain longer than any frame: counted as too long, freed, not written.
   Bytes big(kTapMaxSegments * pool_->data_size() + 1, 0xab);
   std::memcpy(big.data(), kHostMac.data(), 6);
@@ -881,6 +939,178 @@ TEST_F(TapTest, CountsDropsAndFreesEverything) {
   EXPECT_EQ(driver_->rx(0).Receive(*cache_, out, 8), 0);
   EXPECT_EQ(Send(0, MakePacket(Bytes(64, 1))), 0);
 }
+
+
+// A burst of frames: all queued, all freed once written (before Transmit returns: tun completes
+// writes inline), a failed one counted and not reported sent. io_uring: one kick for the burst.
+TEST_P(TapIoTest, TransmitsABurstAndFreesEveryBuffer) {
+  ASSERT_NO_FATAL_FAILURE(CreateIo());
+  constexpr uint16_t kFrames = 40;
+  std::vector<Buffer*> burst;
+  for (uint16_t i = 0; i < kFrames; ++i) {
+    Bytes frame = EthHeader(kHostMac, kEngineMac, kTestEthertype);
+    Bytes body = Pattern(i % 2 ? 1400 : 3000, static_cast<uint8_t>(i));  // 3000: a chain
+    Append(frame, body.data(), body.size());
+    burst.push_back(MakePacket(frame));
+  }
+  burst.push_back(MakePacket(Bytes(4, 0)));  // too short: tun refuses it
+  uint32_t before = pool_->available();
+  uint16_t n = static_cast<uint16_t>(burst.size());
+  EXPECT_EQ(driver_->tx(0).Transmit(*cache_, burst.data(), n), kFrames);
+  EXPECT_EQ(pool_->available(), before + kFrames + kFrames / 2 + 1) << "a frame's buffers kept";
+  const QueueCounters& c = driver_->tx(0).counters;
+  EXPECT_EQ(c.errors.load(), 1u);
+  EXPECT_EQ(c.kicks.load(), uring_ ? 1u : kFrames + 1u);
+#ifdef UPLINKD_WITH_URING
+  if (uring_) {
+    auto& q = dynamic_cast<TapUringTxQueue&>(driver_->tx(0));
+    EXPECT_EQ(q.writer().writes_in_flight(), 0u);
+  }
+#endif
+}
+
+// ---- How the tap reads and writes ----
+
+#ifdef UPLINKD_WITH_URING
+
+// Runs `fn` in a thread of its own whose io_uring_setup fails with `err`, as on a kernel
+// without io_uring (ENOSYS) or with kernel.io_uring_disabled=2 (EPERM). Not the sysctl itself:
+// it would change the machine for everyone.
+void WithoutIoUring(int err, const std::function<void()>& fn) {
+  std::thread t([&] {
+    const uint32_t ret_err = SECCOMP_RET_ERRNO | (static_cast<uint32_t>(err) & SECCOMP_RET_DATA);
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, ret_err),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(std::size(filter)), filter};
+    ASSERT_EQ(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0) << std::strerror(errno);
+    ASSERT_EQ(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0) << std::strerror(errno);
+    fn();
+  });
+  t.join();
+}
+
+TEST_F(TapTest, FallsBackToReadvWhenIoUringIsUnavailable) {
+  for (int err : {EPERM, ENOSYS}) {
+    Status status;
+    WithoutIoUring(err, [&] { status = Create(DefaultArgs()); });
+    ASSERT_TRUE(status.ok()) << status.message();
+    std::string io = IoDetail();
+    EXPECT_EQ(io.rfind("io readv/writev (io_uring: io_uring_setup: ", 0), 0u) << io;
+    EXPECT_NE(io.find(std::strerror(err)), std::string::npos) << io;
+    // And it moves frames.
+    Bytes frame = EthHeader(kHostMac, kEngineMac, kTestEthertype);
+    Append(frame, Pattern(100, 1).data(), 100);
+    EXPECT_EQ(Send(0, MakePacket(frame)), 1);
+    EXPECT_EQ(driver_->tx(0).counters.kicks.load(), 1u);
+    EXPECT_EQ(dynamic_cast<TapPlainRxQueue*>(&driver_->rx(0)) != nullptr, true);
+    driver_->Close();
+    driver_.reset();
+  }
+}
+
+TEST_F(TapTest, NoUringOptionAndEnvironmentChooseReadv) {
+  TapArgs args = DefaultArgs();
+  ASSERT_TRUE(Create(args).ok());
+  EXPECT_EQ(IoDetail(), "io io_uring coop-taskrun (16 reads in flight per queue)");
+  driver_->Close();
+
+  args.uring = false;
+  ASSERT_TRUE(Create(args).ok());
+  EXPECT_EQ(IoDetail(), "io readv/writev (no-uring)");
+  driver_->Close();
+
+  args.uring = true;
+  setenv(kTapNoUringEnv, "1", 1);
+  Status status = Create(args);
+  unsetenv(kTapNoUringEnv);
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(IoDetail(), fmt::format("io readv/writev ({} is set)", kTapNoUringEnv));
+  driver_->Close();
+
+  // Reads hold a frame's worth of buffers each: too many queues for this pool's quarter.
+  args.num_rx_queues = 16;
+  ASSERT_TRUE(Create(args).ok());
+  EXPECT_EQ(IoDetail().rfind("io readv/writev (io_uring: 4096 buffers are too few", 0), 0u)
+      << IoDetail();
+}
+
+// Reads in flight hold buffers; Close ends them and every buffer returns to the pool, whether
+// frames landed in them or not, and whether the thread that armed them is gone or still alive
+// (a worker that had the queue), the cancelled reads ending in its task work.
+TEST_F(TapTest, CloseWithReadsInFlightReturnsEveryBuffer) {
+  TapArgs args = DefaultArgs();
+  args.num_rx_queues = 2;
+  ASSERT_TRUE(Create(args).ok());
+  ASSERT_EQ(IoDetail().rfind("io io_uring", 0), 0u) << IoDetail();
+  AddPeerNeighbour();
+  const uint32_t per_read = TapMaxSegments(pool_->data_size());
+  auto& q0 = dynamic_cast<TapUringRxQueue&>(driver_->rx(0));
+  auto& q1 = dynamic_cast<TapUringRxQueue&>(driver_->rx(1));
+
+  // Queue 0: armed by a thread that is gone by the time of Close.
+  std::thread([&] {
+    BufferCache cache(*pool_);
+    Buffer* out[32];
+    cache.Free(out, q0.Receive(cache, out, 32));
+  }).join();
+  // Queue 1: armed by a thread that sleeps until after Close.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool armed = false, closed = false;
+  std::thread sleeper([&] {
+    BufferCache cache(*pool_);
+    Buffer* out[32];
+    cache.Free(out, q1.Receive(cache, out, 32));
+    std::unique_lock<std::mutex> lock(mu);
+    armed = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return closed; });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return armed; });
+  }
+  // 4096 buffers, 33 a read, a quarter of the pool for two queues: 15 reads each.
+  EXPECT_EQ(q0.reads_in_flight(), 15u);
+  EXPECT_EQ(q1.reads_in_flight(), 15u);
+  EXPECT_LE(pool_->available(), start_available_ - 2 * 15 * per_read);
+
+  // Frames land in some of the reads, and nobody takes them.
+  Fd udp = SocketIn(host_, AF_INET, SOCK_DGRAM, 0);
+  for (int i = 0; i < 8; ++i) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(7100 + i));  // flows over both queues
+    std::memcpy(&to.sin_addr, kPeerIp, 4);
+    Bytes payload = Pattern(1000, static_cast<uint8_t>(i));
+    ASSERT_EQ(sendto(udp.get(), payload.data(), payload.size(), 0,
+                     reinterpret_cast<sockaddr*>(&to), sizeof(to)),
+              1000);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+  auto t0 = Clock::now();
+  driver_->Close();
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(1)) << "Close waited for the reads";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    closed = true;
+  }
+  cv.notify_all();
+  sleeper.join();
+  EXPECT_EQ(q0.reads_in_flight(), 0u);
+  EXPECT_EQ(q1.reads_in_flight(), 0u);
+  EXPECT_EQ(pool_->available(), start_available_) << "buffers leaked";
+  EXPECT_TRUE(HostLink().is_null());
+  Buffer* out[8];
+  EXPECT_EQ(q0.Receive(*cache_, out, 8), 0);
+}
+
+#endif  // UPLINKD_WITH_URING
 
 }  // namespace
 }  // namespace uplinkd

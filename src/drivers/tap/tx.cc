@@ -1,11 +1,15 @@
-// Tap transmit: the fast path. One writev per packet (header + every segment of the chain),
-// after GRO coalescing when the tap was created with gro-coalesce.
+// Tap transmit: the fast path. Each packet (a chain) is one frame: a vnet header and every
+// segment, written by one writev (PlainTapWriter) or one io_uring writev (uring.cc). With
+// gro-coalesce, a burst's TCP segments are first merged into GSO super-frames.
 #include <endian.h>
 #include <sys/uio.h>
 
 #include <cerrno>
 
 #include "drivers/tap/tap_internal.h"
+#ifdef UPLINKD_WITH_URING
+#include "drivers/tap/uring.h"
+#endif
 
 namespace uplinkd {
 namespace {
@@ -50,68 +54,73 @@ inline void BuildVnetHeader(const Buffer* b, VnetHeader* h) {
 
 }  // namespace
 
-uint16_t TapTxQueue::Transmit(BufferCache& cache, Buffer* const* pkts, uint16_t n) noexcept {
-  const BufferPool& pool = cache.pool();
-  if (!gro_coalesce_) {
-    uint16_t sent = Write(pool, pkts, nullptr, n);
-    cache.Free(pkts, n);  // tun copied what it took; everything goes back, sent or not
-    return sent;
+int MapFrame(const BufferPool& pool, Buffer* b, VnetHeader* header, iovec* iov) noexcept {
+  BuildVnetHeader(b, header);
+  iov[0] = {header, kVnetHeaderSize};
+  uint32_t segments = 0;
+  for (Buffer* seg = b;; seg = pool.FromIndex(seg->next)) {
+    if (segments == kTapMaxSegments) return 0;
+    iov[1 + segments++] = {seg->data(), seg->length};
+    if (!seg->has_next()) break;
   }
-  uint16_t sent = 0;
-  uint64_t merged = 0;
-  for (uint16_t done = 0; done < n;) {
-    const uint32_t left = static_cast<uint32_t>(n - done);
-    const uint32_t chunk = left < offload::kMaxGroBurst ? left : offload::kMaxGroBurst;
-    offload::GroStats stats;
-    const uint32_t frames =
-        offload::CoalesceTcp(pool, pkts + done, chunk, frames_, frame_packets_, &stats);
-    sent = static_cast<uint16_t>(sent + Write(pool, frames_, frame_packets_, frames));
-    // The merged packets' buffers are linked into the super-frames: freeing those frees them.
-    cache.Free(frames_, frames);
-    merged += stats.merged;
-    done = static_cast<uint16_t>(done + chunk);
-  }
-  if (merged) counters.Add(counters.gro_merged, merged);
-  return sent;
+  return static_cast<int>(1 + segments);
 }
 
-uint16_t TapTxQueue::Write(const BufferPool& pool, Buffer* const* frames, const uint16_t* packets,
-                           uint32_t n) noexcept {
-  uint16_t sent = 0;
-  uint64_t ring_full = 0, too_long = 0, errors = 0, kicks = 0;
-  iov_[0] = {&header_, kVnetHeaderSize};
-  for (uint32_t i = 0; i < n; ++i) {
-    Buffer* b = frames[i];
-    const uint16_t count = packets != nullptr ? packets[i] : 1;
-    BuildVnetHeader(b, &header_);
-    uint32_t segments = 0;
-    bool fits = true;
-    for (Buffer* seg = b;; seg = pool.FromIndex(seg->next)) {
-      if (segments == kTapMaxSegments) {
-        fits = false;
-        break;
-      }
-      iov_[1 + segments++] = {seg->data(), seg->length};
-      if (!seg->has_next()) break;
-    }
-    if (!fits) {
-      too_long += count;
-      continue;
-    }
-    ++kicks;
-    if (writev(fd_, iov_, static_cast<int>(1 + segments)) >= 0) {
-      sent = static_cast<uint16_t>(sent + count);
+void PlainTapWriter::WriteFrame(BufferCache& cache, Buffer* b, uint16_t packets,
+                                TxTally& tally) noexcept {
+  int iovcnt = MapFrame(cache.pool(), b, &header_, iov_);
+  if (iovcnt == 0) {
+    tally.too_long += packets;
+  } else {
+    ++tally.kicks;
+    if (writev(fd_, iov_, iovcnt) >= 0) {
+      tally.sent = static_cast<uint16_t>(tally.sent + packets);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-      ring_full += count;
+      tally.ring_full += packets;
     } else {
-      errors += count;
+      tally.errors += packets;
     }
   }
-  if (ring_full) counters.Add(counters.drops_ring_full, ring_full);
-  if (too_long) counters.Add(counters.drops_too_long, too_long);
-  if (errors) counters.Add(counters.errors, errors);
-  if (kicks) counters.Add(counters.kicks, kicks);
-  return sent;
+  cache.FreeOne(b);  // tun copied what it took; everything goes back, sent or not
 }
+
+template <class Writer>
+uint16_t TapTxQueue<Writer>::Transmit(BufferCache& cache, Buffer* const* pkts,
+                                      uint16_t n) noexcept {
+  TxTally tally;
+  if (__builtin_expect(!writer_.open(), 0)) {  // closed: fail softly, touch no fd
+    cache.Free(pkts, n);
+    tally.errors = n;
+  } else {
+    if (!gro_coalesce_) {
+      for (uint16_t i = 0; i < n; ++i) writer_.WriteFrame(cache, pkts[i], 1, tally);
+    } else {
+      uint64_t merged = 0;
+      for (uint16_t done = 0; done < n;) {
+        const uint32_t left = static_cast<uint32_t>(n - done);
+        const uint32_t chunk = left < offload::kMaxGroBurst ? left : offload::kMaxGroBurst;
+        offload::GroStats stats;
+        // The merged packets' buffers are linked into the super-frames: each frame written (and
+        // freed) carries them.
+        const uint32_t frames = offload::CoalesceTcp(cache.pool(), pkts + done, chunk, frames_,
+                                                     frame_packets_, &stats);
+        for (uint32_t i = 0; i < frames; ++i) {
+          writer_.WriteFrame(cache, frames_[i], frame_packets_[i], tally);
+        }
+        merged += stats.merged;
+        done = static_cast<uint16_t>(done + chunk);
+      }
+      if (merged) counters.Add(counters.gro_merged, merged);
+    }
+    writer_.Flush(cache, tally);
+  }
+  tally.AddTo(counters);
+  return tally.sent;
+}
+
+template class TapTxQueue<PlainTapWriter>;
+#ifdef UPLINKD_WITH_URING
+template class TapTxQueue<UringTapWriter>;
+#endif
 
 }  // namespace uplinkd
