@@ -17,11 +17,16 @@
 # - ping node -> peer, 200 at 10 ms: median and p99 of the round trip.
 # The node's uplink veth receives in NAPI, as a NIC does: uplinkd's af_xdp program gives it NAPI,
 # else (direct, af_packet, dpdk) a pass-through XDP program does (bench/traffic/pass.bpf.c; only
-# such a veth end takes the generator's XDP-redirected frames). Its NAPI thread is placed.
+# such a veth end takes the generator's XDP-redirected frames).
 # Placement (2 CPUs: one per side, as two hosts): on NODE_CPU the node's iperf3 and ping,
-# uplinkd's forwarding thread (`cpu { main-core NODE_CPU }`, no workers) and the NAPI thread of
-# the node's uplink veth; on PEER_CPU the peer's iperf3, the generator and peer0's receive
-# processing (RPS).
+# uplinkd's forwarding thread (`cpu { main-core NODE_CPU }`, no workers) and the receive
+# processing of the node's uplink veth past its NAPI work (RPS); on PEER_CPU the peer's iperf3,
+# the generator and peer0's receive processing (RPS). The NAPI work of the node's uplink veth
+# (what a NIC does in hardware and its driver: XDP, frames dropped when the node falls behind)
+# runs in a thread on NAPI_CPU, by default the peer's as in bench/run.sh, so that the node's CPU
+# spends nothing on frames it never gets. All that the script starts (and the NAPI thread) runs
+# at nice -10, so that other work on the machine (builds) disturbs the measures less; a quiet
+# machine is still best.
 # Usage: bench/node.sh [--smoke] [--no-build] [--build-dir DIR] [--rows a,b] [--seconds S]
 #                      [--repeats N]
 #   --seconds: per TCP and UDP measure (default 8); --repeats: each measure N times, the median
@@ -29,7 +34,7 @@
 #   measure > 0 (CI runs this). A full run writes bench/results/node.{md,json}; --smoke or --rows
 #   bench/results/tmp/. A row that fails to come up is recorded with the manager's reason, and
 #   the script exits non-zero at the end.
-# Environment: NODE_CPU (1), PEER_CPU (0). Run as root.
+# Environment: NODE_CPU (1), PEER_CPU (0), NAPI_CPU (PEER_CPU). Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,10 +52,11 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-NODE_CPU=${NODE_CPU:-1}; PEER_CPU=${PEER_CPU:-0}
+NODE_CPU=${NODE_CPU:-1}; PEER_CPU=${PEER_CPU:-0}; NAPI_CPU=${NAPI_CPU:-$PEER_CPU}
 . bench/common.sh
 . scripts/sandbox-node.sh
 bench_prepare bench/node.sh
+renice -n -10 -p $$ >/dev/null  # inherited by everything started from here on
 
 tag=$$
 NODE=unode-node-$tag; PEER=unode-peer-$tag; DPNS=unode-dp-$tag
@@ -77,7 +83,8 @@ place_rx() {
     "$2" "$(printf %x $((1 << $3)))"
 }
 
-# The NAPI work of interface $2 in netns $1 (it must have an XDP program) in threads on CPU $3.
+# The NAPI work of interface $2 in netns $1 (it must have an XDP program) in threads on CPU $3,
+# at nice -10 as the rest.
 # Threads are named after the interface only, so ours are the ones that the switch creates.
 place_napi() {
   local before pid
@@ -85,7 +92,8 @@ place_napi() {
   ip netns exec "$1" sh -c "echo 1 > /sys/class/net/$2/threaded"
   sleep 0.1
   for pid in $(pgrep "^napi/$2-" || true); do
-    grep -qx "$pid" <<< "$before" || taskset -pc "$3" "$pid" >/dev/null
+    grep -qx "$pid" <<< "$before" && continue
+    taskset -pc "$3" "$pid" >/dev/null; renice -n -10 -p "$pid" >/dev/null
   done
 }
 
@@ -116,7 +124,8 @@ $extra" \
   if [ "$(ip -n "$rx_ns" -j link show eth0 | jq '.[0] | has("xdp")')" = false ]; then
     ip -n "$rx_ns" link set dev eth0 xdpdrv obj "$BIN/bench/traffic/pass.bpf.o" sec xdp
   fi
-  place_napi "$rx_ns" eth0 "$NODE_CPU"
+  place_napi "$rx_ns" eth0 "$NAPI_CPU"
+  place_rx "$rx_ns" eth0 "$NODE_CPU"
 }
 
 # Prints jq filter $1 applied to file $2, or 0 when the file holds no JSON (a tool that failed).
@@ -148,7 +157,8 @@ tcp_gbps() {
 # offered: "received offered". 2^17 frames per BPF_PROG_RUN call: the generator stops between
 # calls, and this path may take only ~100k per second.
 udp_pps() {
-  timeout $((seconds + 30)) "$TRAFFIC" --gen-ns "$PEER" --gen-if peer0 --count-udp-ns "$NODE" --src-mac "$(ip -n "$PEER" -j link show peer0 | jq -r '.[0].address')" \
+  timeout $((seconds + 30)) "$TRAFFIC" --gen-ns "$PEER" --gen-if peer0 --count-udp-ns "$NODE" \
+    --src-mac "$(ip -n "$PEER" -j link show peer0 | jq -r '.[0].address')" \
     --dst-mac "$(ip -n "$NODE" -j link show eth0 | jq -r '.[0].address')" \
     --src-ip "$PEER_IP" --dst-ip "$NODE_IP" --size 64 --seconds "$seconds" --warmup "$warmup" \
     --gen-cpu "$PEER_CPU" --repeat 131072 --bpf-dir "$BIN/bench/traffic" > "$work/udp.json" || true
@@ -168,6 +178,12 @@ ping_us() {
               printf "%.0f %.0f\n", t[int((NR + 1) / 2)], t[p99] }'
 }
 
+# User CPU time (ticks) of the processes other than this script and its children (reaped ones
+# included): all user time less ours. Across a row, how busy other work kept the machine.
+others_ticks() {
+  echo $(( $(awk '/^cpu /{ print $2 + $3 }' /proc/stat) - $(awk '{ print $14 + $16 }' /proc/$$/stat) ))
+}
+
 median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
 
 measures="tcp_to_peer_1 tcp_to_peer_4 tcp_to_node_1 tcp_to_node_4 udp64_pps udp64_offered_pps
@@ -176,11 +192,12 @@ warmup=1; [ "$smoke" = 1 ] && warmup=0.3
 kernel=$(uname -r)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s)
-echo "uplinkd node benchmark: rows $rows; ${seconds} s x ${repeats} per measure; node cpu $NODE_CPU, peer cpu $PEER_CPU; kernel $kernel"
+echo "uplinkd node benchmark: rows $rows; ${seconds} s x ${repeats} per measure; node cpu $NODE_CPU, peer cpu $PEER_CPU, uplink NAPI cpu $NAPI_CPU; kernel $kernel"
 results="[]"
 failed=0
 IFS=, read -ra row_list <<< "$rows"
 for row in "${row_list[@]}"; do
+  others0=$(others_ticks); row_start=$(date +%s.%N)
   if ! setup_row "$row"; then
     reason=$(cat "$work/reason")
     echo "  $row: FAILED: $reason"
@@ -201,15 +218,19 @@ for row in "${row_list[@]}"; do
     samples[udp64_pps]+=" $rx"; samples[udp64_offered_pps]+=" $offered"
   done
   teardown
+  # The share of the machine's CPUs (in %) that other processes used during the row.
+  others=$(awk -v t="$(( $(others_ticks) - others0 ))" -v s="$row_start" -v now="$(date +%s.%N)" \
+    -v n="$(nproc)" 'BEGIN { printf "%.0f", t / (now - s) / n }')
   values="{}"
   for m in $measures; do
     # shellcheck disable=SC2086
     values=$(jq -c --arg m "$m" --argjson v "$(median ${samples[$m]})" '. + {($m): $v}' <<< "$values")
   done
   unset samples
-  echo "  $row ($driver): $values"
+  echo "  $row ($driver): $values; other processes used ${others}% of the CPUs"
   results=$(jq -c --arg row "$row" --arg driver "$driver" --argjson v "$values" \
-    '. + [{row: $row, status: "ok", driver: $driver} + $v]' <<< "$results")
+    --argjson others "$others" \
+    '. + [{row: $row, status: "ok", driver: $driver, others_cpu_pct: $others} + $v]' <<< "$results")
   if [ "$smoke" = 1 ] && jq -e 'to_entries | any(.value <= 0)' <<< "$values" >/dev/null; then
     echo "  $row: a measure is 0" >&2; failed=1
   fi
@@ -220,7 +241,7 @@ jq -n --argjson rows "$results" --arg kernel "$kernel" --arg date "$(date -u +%F
   --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --argjson seconds "$seconds" --argjson repeats "$repeats" --argjson pings "$pings" \
   --arg load "$load_before -> $(cut -d' ' -f1-3 /proc/loadavg)" --argjson elapsed "$elapsed" \
-  --arg placement "node cpu $NODE_CPU: the node's iperf3 and ping, uplinkd's forwarding thread (main-core, no workers), the NAPI thread of the node's uplink veth; peer cpu $PEER_CPU: the peer's iperf3, the UDP generator, peer0's receive processing (RPS)" \
+  --arg placement "node cpu $NODE_CPU: the node's iperf3 and ping, uplinkd's forwarding thread (main-core, no workers), the receive processing of the node's uplink veth past its NAPI work (RPS); peer cpu $PEER_CPU: the peer's iperf3, the UDP generator, peer0's receive processing (RPS); the NAPI thread of the node's uplink veth (a NIC's work) on cpu $NAPI_CPU; all at nice -10" \
   '{date: $date, commit: $commit, kernel: $kernel, seconds: $seconds, repeats: $repeats,
     pings: $pings, placement: $placement, load_average: $load, elapsed_s: $elapsed,
     rows: $rows}' > "$out/node.json"
@@ -236,17 +257,19 @@ jq -r '
     "- UDP: 64-byte frames from the BPF generator (bench/traffic) out of peer0 to the node'"'"'s MAC and address, port 9; kpps that reached the node'"'"'s UDP layer (Udp InDatagrams + NoPorts), and the kpps the generator offered.",
     "- The node'"'"'s uplink veth receives in NAPI, as a NIC does: uplinkd'"'"'s af_xdp program gives it NAPI, else (direct, af_packet, dpdk) a pass-through XDP program; only such a veth end takes the generator'"'"'s XDP-redirected frames.",
     "- ping: node -> peer, \($r.pings) at 10 ms, µs.",
-    "- (Nx): the share of direct'"'"'s; for latency, the multiple of direct'"'"'s (above 1 is slower).\n",
-    "| row | driver | TCP node->peer 1 | x4 | TCP peer->node 1 | x4 | UDP 64 B kpps | offered | ping median µs | ping p99 µs |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "- (Nx): the share of direct'"'"'s; for latency, the multiple of direct'"'"'s (above 1 is slower).",
+    "- others'"'"' CPU: the share of the machine'"'"'s CPUs that other processes used (user time) while the row ran; a row well above 0 was disturbed.\n",
+    "| row | driver | TCP node->peer 1 | x4 | TCP peer->node 1 | x4 | UDP 64 B kpps | offered | ping median µs | ping p99 µs | others'"'"' CPU |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     ($r.rows[] | . as $x
-     | if $x.status != "ok" then "| \($x.row) | failed: \($x.reason) | | | | | | | | |"
+     | if $x.status != "ok" then "| \($x.row) | failed: \($x.reason) | | | | | | | | | |"
        else "| \($x.row) | \($x.driver) | "
          + ([("tcp_to_peer_1", "tcp_to_peer_4", "tcp_to_node_1", "tcp_to_node_4") as $m
              | ($x[$m] | tostring) + ($x[$m] | ratio($d[$m]))]
             + [($x.udp64_pps / 1000 | round | tostring) + ($x.udp64_pps | ratio($d.udp64_pps)),
                ($x.udp64_offered_pps / 1000 | round | tostring)]
             + [("ping_median_us", "ping_p99_us") as $m | ($x[$m] | tostring) + ($x[$m] | ratio($d[$m]))]
+            + ["\($x.others_cpu_pct) %"]
             | join(" | ")) + " |"
        end)
 ' "$out/node.json" > "$out/node.md"
