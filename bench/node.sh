@@ -19,14 +19,14 @@
 # else (direct, af_packet, dpdk) a pass-through XDP program does (bench/traffic/pass.bpf.c; only
 # such a veth end takes the generator's XDP-redirected frames).
 # Placement (2 CPUs: one per side, as two hosts): on NODE_CPU the node's iperf3 and ping,
-# uplinkd's forwarding thread (`cpu { main-core NODE_CPU }`, no workers) and the receive
-# processing of the node's uplink veth past its NAPI work (RPS); on PEER_CPU the peer's iperf3,
-# the generator and peer0's receive processing (RPS). The NAPI work of the node's uplink veth
-# (what a NIC does in hardware and its driver: XDP, frames dropped when the node falls behind)
-# runs in a thread on NAPI_CPU, by default the peer's as in bench/run.sh, so that the node's CPU
-# spends nothing on frames it never gets. All that the script starts (and the NAPI thread) runs
-# at nice -10, so that other work on the machine (builds) disturbs the measures less; a quiet
-# machine is still best.
+# uplinkd's forwarding thread (`cpu { main-core NODE_CPU }`, no workers), and in the direct row
+# the node's stack past the uplink veth's NAPI work (RPS); on PEER_CPU the peer's iperf3, the
+# generator and peer0's receive processing (RPS). The NAPI work of the node's uplink veth (what
+# a NIC and its driver do: XDP, uplinkd's af_xdp or af_packet socket fed, frames dropped when
+# the node falls behind) runs in a thread on NAPI_CPU, by default the peer's as in bench/run.sh,
+# so that the node's CPU spends nothing on frames it never gets. All that the script starts
+# (and the NAPI thread) runs at nice -10, so that other work on the machine (builds) disturbs
+# the measures less; a quiet machine is still best.
 # Usage: bench/node.sh [--smoke] [--no-build] [--build-dir DIR] [--rows a,b] [--seconds S]
 #                      [--repeats N]
 #   --seconds: per TCP and UDP measure (default 8); --repeats: each measure N times, the median
@@ -125,7 +125,10 @@ $extra" \
     ip -n "$rx_ns" link set dev eth0 xdpdrv obj "$BIN/bench/traffic/pass.bpf.o" sec xdp
   fi
   place_napi "$rx_ns" eth0 "$NAPI_CPU"
-  place_rx "$rx_ns" eth0 "$NODE_CPU"
+  # direct: the node's stack past the NAPI work on the node's CPU. (Taken over, the first
+  # consumer past NAPI is uplinkd's socket, fed in NAPI as by a NIC's driver; steering that
+  # delivery to the node's CPU would have it spend there on every frame offered, kept or not.)
+  if [ "$1" = direct ]; then place_rx "$NODE" eth0 "$NODE_CPU"; fi
 }
 
 # Prints jq filter $1 applied to file $2, or 0 when the file holds no JSON (a tool that failed).
@@ -241,7 +244,7 @@ jq -n --argjson rows "$results" --arg kernel "$kernel" --arg date "$(date -u +%F
   --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --argjson seconds "$seconds" --argjson repeats "$repeats" --argjson pings "$pings" \
   --arg load "$load_before -> $(cut -d' ' -f1-3 /proc/loadavg)" --argjson elapsed "$elapsed" \
-  --arg placement "node cpu $NODE_CPU: the node's iperf3 and ping, uplinkd's forwarding thread (main-core, no workers), the receive processing of the node's uplink veth past its NAPI work (RPS); peer cpu $PEER_CPU: the peer's iperf3, the UDP generator, peer0's receive processing (RPS); the NAPI thread of the node's uplink veth (a NIC's work) on cpu $NAPI_CPU; all at nice -10" \
+  --arg placement "node cpu $NODE_CPU: the node's iperf3 and ping, uplinkd's forwarding thread (main-core, no workers), in direct the node's stack past the uplink veth's NAPI work (RPS); peer cpu $PEER_CPU: the peer's iperf3, the UDP generator, peer0's receive processing (RPS); the NAPI thread of the node's uplink veth (a NIC's and its driver's work: XDP, uplinkd's socket fed) on cpu $NAPI_CPU; all at nice -10" \
   '{date: $date, commit: $commit, kernel: $kernel, seconds: $seconds, repeats: $repeats,
     pings: $pings, placement: $placement, load_average: $load, elapsed_s: $elapsed,
     rows: $rows}' > "$out/node.json"
