@@ -44,23 +44,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ "$(id -u)" -ne 0 ]; then echo "bench/run.sh: run as root" >&2; exit 1; fi
 GEN_CPU=${GEN_CPU:-0}; DUT_CPU=${DUT_CPU:-1}; NAPI_CPU=${NAPI_CPU:-$GEN_CPU}
+. bench/common.sh
+bench_prepare bench/run.sh
 
-if [ "$build" = 1 ]; then
-  bash scripts/install-deps.sh
-  bash scripts/build.sh release
-fi
-BIN=$(cd "$build_dir" && pwd)
-TRAFFIC=$BIN/bench/traffic/uplinkd-bench-traffic
-UPLINKD=$BIN/src/daemon/uplinkd
-UPLINKCTL=$BIN/src/ctl/uplinkctl
-for f in "$TRAFFIC" "$UPLINKD" "$UPLINKCTL"; do
-  [ -x "$f" ] || { echo "bench/run.sh: $f missing (build first)" >&2; exit 1; }
-done
-
-if [ "$smoke" = 1 ] || [ "$partial" = 1 ]; then out=bench/results/tmp; else out=bench/results; fi
-mkdir -p "$out"
 tag=$$
 G=ubench-gen-$tag; D=ubench-dut-$tag; S=ubench-sink-$tag
 work=$(mktemp -d /tmp/uplinkd-bench.XXXXXX)

@@ -11,6 +11,7 @@
 # are never touched. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/sandbox-node.sh
 if [ "$(id -u)" -ne 0 ]; then echo "demo: run as root" >&2; exit 1; fi
 bash scripts/install-deps.sh
 bash scripts/build.sh release
@@ -35,6 +36,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 ctl() { echo "uplinkd# $*"; "$UPLINKCTL" -s "$SOCK" "$@"; }
 in_node() { ip netns exec "$NODE" "$@"; }
 node_state() {
+  # Addresses still in duplicate address detection are not a settled state: wait (5 s at most).
+  for _ in $(seq 50); do in_node ip addr show dev eth0 tentative | grep -q inet || break; sleep 0.1; done
   { in_node ip -j -d link show dev eth0; in_node ip -j addr show dev eth0 \
       | jq 'map(.addr_info |= map(del(.valid_life_time, .preferred_life_time)))';
     in_node ip -4 -j route show table all | jq -S 'sort_by(tostring)';
@@ -42,35 +45,17 @@ node_state() {
 }
 
 step "a sandbox node: namespace $NODE whose eth0 is a veth to $PEER"
-ip netns add "$NODE"; ip netns add "$PEER"
-ip netns exec "$PEER" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$NODE" link add eth0 type veth peer name peer0 netns "$PEER"
-ip -n "$NODE" addr add 198.18.200.2/24 dev eth0
-ip -n "$NODE" addr add 2001:db8:200::2/64 dev eth0 nodad
-ip -n "$NODE" link set eth0 up; ip -n "$NODE" link set lo up
-ip -n "$PEER" addr add 198.18.200.1/24 dev peer0
-ip -n "$PEER" addr add 2001:db8:200::1/64 dev peer0 nodad
-ip -n "$PEER" addr add 198.19.200.1/32 dev lo
-ip -n "$PEER" link set peer0 up; ip -n "$PEER" link set lo up
-# The peer stands for a host across a real wire, which carries finished checksums; a veth would
-# pass its partial ones on, and AF_XDP frames carry no note of that.
-ip netns exec "$PEER" ethtool -K peer0 tx off >/dev/null
-ip -n "$NODE" route add default via 198.18.200.1 dev eth0
-ip -n "$NODE" -6 route add default via 2001:db8:200::1 dev eth0
+make_sandbox_node "$NODE" "$PEER"
 in_node ip -br addr show dev eth0; in_node ip route
 before=$(node_state)
 
 step "uplinkd manager takes over eth0 (CALICOVPP_NATIVE_DRIVER empty: auto)"
-in_node true  # the namespace exists
-env CALICOVPP_INTERFACE=eth0 \
-    CALICOVPP_CONFIG_TEMPLATE="unix { nodaemon cli-listen $SOCK }
+start_manager "$UPLINKD" "$NODE" "$work/manager.log" CALICOVPP_INTERFACE=eth0 \
+  CALICOVPP_CONFIG_TEMPLATE="unix { nodaemon cli-listen $SOCK }
 buffers { buffers-per-numa 16384 }" \
-    UPLINKD_STATE_FILE="$work/state.json" UPLINKD_RUN_DIR="$work" UPLINKD_DATAPLANE_NETNS="$DPNS" \
-    nsenter --net=/run/netns/"$NODE" "$UPLINKD" manager >"$work/manager.log" 2>&1 &
-manager_pid=$!
-for _ in $(seq 300); do grep -q "node reachable" "$work/manager.log" && break; sleep 0.1; done
+  UPLINKD_STATE_FILE="$work/state.json" UPLINKD_RUN_DIR="$work" UPLINKD_DATAPLANE_NETNS="$DPNS"
+driver=$(wait_node_reachable "$work/manager.log" 30) || { cat "$work/manager.log"; exit 1; }
 grep -E "trying driver|reachable" "$work/manager.log" | sed 's/^/  manager: /'
-driver=$(sed -n 's/.*taken over with \([a-z_]*\):.*/\1/p' "$work/manager.log")
 uplink=eth0; [ "$driver" = af_packet ] && uplink=host-eth0
 echo "node's eth0 is now uplinkd's host tap (same name, MAC, addresses, routes):"
 in_node ip -br -d link show dev eth0 | cut -c1-100; in_node ip route
@@ -79,16 +64,16 @@ ip -n "$DPNS" -br link show
 ctl show interface
 
 step "the node is still reachable: ping (IPv4, IPv6, via the default route)"
-in_node ping -n -c 3 -i 0.2 198.18.200.1 | tail -2
-in_node ping -6 -n -c 3 -i 0.2 2001:db8:200::1 | tail -2
-in_node ping -n -c 2 -i 0.2 198.19.200.1 | tail -1
+in_node ping -n -c 3 -i 0.2 "$PEER_IP" | tail -2
+in_node ping -6 -n -c 3 -i 0.2 "$PEER_IP6" | tail -2
+in_node ping -n -c 2 -i 0.2 "$PEER_LO_IP" | tail -1
 
 step "TCP: 50 MB from the node to its peer through uplinkd, SHA-256 compared"
 head -c 50000000 /dev/urandom > "$work/data"
 ip netns exec "$PEER" timeout 30 nc -l -p 5001 -N > "$work/received" &
 server=$!
 sleep 0.3
-in_node timeout 30 nc -N 198.18.200.1 5001 < "$work/data"
+in_node timeout 30 nc -N "$PEER_IP" 5001 < "$work/data"
 wait $server
 sent=$(sha256sum < "$work/data" | cut -d' ' -f1); got=$(sha256sum < "$work/received" | cut -d' ' -f1)
 echo "sent     $sent"; echo "received $got"
@@ -97,13 +82,13 @@ echo "sent     $sent"; echo "received $got"
 step "packet rate: 64-byte UDP for 3 s from the node through uplinkd (iperf3)"
 ip netns exec "$PEER" iperf3 -s -1 -D -p 5201 --logfile "$work/iperf-server.log"
 sleep 0.3
-in_node iperf3 -c 198.18.200.1 -p 5201 -u -l 22 -b 0 -t 3 -J > "$work/iperf.json"
+in_node iperf3 -c "$PEER_IP" -p 5201 -u -l 22 -b 0 -t 3 -J > "$work/iperf.json"
 echo "receiver got $(jq -r '.end.sum.packets / .end.sum.seconds | floor' "$work/iperf.json") packets/s"
 ctl show interface "$uplink"
 ctl show errors
 
 step "SIGTERM to the manager: the node gets eth0 back exactly as it was"
-kill -TERM $manager_pid; wait $manager_pid || true; manager_pid=
+stop_manager 30
 grep -E "restored" "$work/manager.log" | sed 's/^/  manager: /'
 in_node ip -br addr show dev eth0; in_node ip route
 after=$(node_state)
@@ -112,5 +97,5 @@ if [ "$before" = "$after" ]; then
 else
   echo "NODE STATE DIFFERS:"; diff <(echo "$before" | jq .) <(echo "$after" | jq .) || true; exit 1
 fi
-in_node ping -n -c 2 -i 0.2 198.18.200.1 | tail -1
+in_node ping -n -c 2 -i 0.2 "$PEER_IP" | tail -1
 step "done"

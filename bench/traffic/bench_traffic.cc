@@ -6,6 +6,9 @@
 // each run rewrites a UDP frame's headers and redirects it out of gen-if. The sink is an XDP
 // program on sink-if that counts and drops. Optionally the tool also attaches the in-kernel
 // XDP redirect (DUT ingress -> egress), the anchor for "the limit of this path".
+// For the node series (bench/node.sh) the receiver is a namespace's stack instead: with
+// --count-udp-ns, what counts is the UDP datagrams that reached its UDP layer, and the sink is
+// optional.
 // After a warm-up, it counts over a fixed window and prints one JSON line:
 //   {"offered_pps": ..., "received_pps": ..., "received": ..., "seconds": ...}
 // Bounded in time; everything attached is detached on every exit path.
@@ -20,12 +23,15 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -143,6 +149,34 @@ uint64_t SinkPackets(const Prog& sink) {
   return sum;
 }
 
+// UDP datagrams that reached the UDP layer of netns `ns`, delivered to a socket or to none
+// (InDatagrams + NoPorts, IPv4 and IPv6); -1 when the counters cannot be read. /proc/net is the
+// reading thread's namespace only as /proc/thread-self/net.
+int64_t UdpReceived(const std::string& ns) {
+  int64_t n = -1;
+  InNetns(ns, [&] {
+    std::ifstream snmp("/proc/thread-self/net/snmp");  // "Udp: names..." then "Udp: values..."
+    std::string names, values;
+    while (std::getline(snmp, names) && std::getline(snmp, values)) {
+      if (names.rfind("Udp: ", 0) != 0) continue;
+      std::istringstream h(names.substr(5)), v(values.substr(5));
+      std::string name;
+      int64_t value = 0;
+      n = 0;
+      while (h >> name && v >> value) {
+        if (name == "InDatagrams" || name == "NoPorts") n += value;
+      }
+    }
+    std::ifstream snmp6("/proc/thread-self/net/snmp6");  // "Udp6InDatagrams 123" lines
+    std::string name;
+    int64_t value = 0;
+    while (n >= 0 && snmp6 >> name >> value) {
+      if (name == "Udp6InDatagrams" || name == "Udp6NoPorts") n += value;
+    }
+  });
+  return n;
+}
+
 uint32_t Sum16(const uint8_t* p, size_t len, uint32_t sum = 0) {
   size_t i = 0;
   for (; i + 1 < len; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
@@ -163,7 +197,7 @@ void Put16(uint8_t* p, uint32_t v) {
 int main(int argc, char** argv) {
   CLI::App app{"uplinkd benchmark: one generator -> DUT -> sink measurement"};
   std::string gen_ns, gen_if, sink_ns, sink_if, src_mac_s, dst_mac_s, src_ip, dst_ip, bpf_dir,
-      redirect_ns, redirect_in, redirect_out;
+      redirect_ns, redirect_in, redirect_out, count_udp_ns;
   uint32_t size = 64;
   double seconds = 10, warmup = 1;
   int gen_cpu = 0;
@@ -172,8 +206,10 @@ int main(int argc, char** argv) {
   uint32_t batch = 64, repeat = 1 << 20;
   app.add_option("--gen-ns", gen_ns)->required();
   app.add_option("--gen-if", gen_if)->required();
-  app.add_option("--sink-ns", sink_ns)->required();
-  app.add_option("--sink-if", sink_if)->required();
+  app.add_option("--sink-ns", sink_ns, "where the XDP sink counts (optional with --count-udp-ns)");
+  app.add_option("--sink-if", sink_if);
+  app.add_option("--count-udp-ns", count_udp_ns,
+                 "received = UDP datagrams reaching this namespace's UDP layer (not the sink's count)");
   app.add_option("--src-mac", src_mac_s)->required();
   app.add_option("--dst-mac", dst_mac_s)->required();
   app.add_option("--src-ip", src_ip, "IPv4 or IPv6 source (default 198.18.100.1)");
@@ -191,6 +227,15 @@ int main(int argc, char** argv) {
   app.add_option("--redirect-in", redirect_in);
   app.add_option("--redirect-out", redirect_out);
   CLI11_PARSE(app, argc, argv);
+  if (sink_if.empty() == !sink_ns.empty() || (sink_if.empty() && count_udp_ns.empty())) {
+    std::fprintf(stderr, "bench-traffic: a sink (--sink-ns and --sink-if), --count-udp-ns, or both\n");
+    return 2;
+  }
+  if (!count_udp_ns.empty() && UdpReceived(count_udp_ns) < 0) {
+    std::fprintf(stderr, "bench-traffic: cannot read the UDP counters of netns %s\n",
+                 count_udp_ns.c_str());
+    return 1;
+  }
 
   const bool v6 = src_ip.find(':') != std::string::npos;
   if (src_ip.empty()) src_ip = "198.18.100.1";
@@ -251,7 +296,10 @@ int main(int argc, char** argv) {
   });
 
   Prog sink;
-  if (!Load(sink, bpf_dir + "/sink.bpf.o", nullptr) || !Attach(sink, sink_ns, sink_if)) return 1;
+  if (!sink_if.empty() &&
+      (!Load(sink, bpf_dir + "/sink.bpf.o", nullptr) || !Attach(sink, sink_ns, sink_if))) {
+    return 1;
+  }
   Prog redirect;
   if (!redirect_ns.empty()) {
     uint32_t out = static_cast<uint32_t>(IfIndexIn(redirect_ns, redirect_out));
@@ -313,10 +361,15 @@ int main(int argc, char** argv) {
     }
   };
   sleep_for(warmup);
-  uint64_t rx0 = SinkPackets(sink), gen0 = generated.load();
+  // What was received: the UDP datagrams reaching the namespace's stack, else the sink's count.
+  auto received = [&]() -> uint64_t {
+    return count_udp_ns.empty() ? SinkPackets(sink)
+                                : static_cast<uint64_t>(std::max<int64_t>(UdpReceived(count_udp_ns), 0));
+  };
+  uint64_t rx0 = received(), gen0 = generated.load();
   auto t0 = Clock::now();
   sleep_for(seconds);
-  uint64_t rx1 = SinkPackets(sink), gen1 = generated.load();
+  uint64_t rx1 = received(), gen1 = generated.load();
   double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   stop = true;
   generator.join();
