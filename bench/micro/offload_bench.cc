@@ -119,6 +119,22 @@ std::string CheckSegments(const BufferPool& pool, const Frame& frame, Buffer* co
   return "";
 }
 
+// `frame` as the host tap hands a TCP super-frame over: a chain with GSO_TCPV4 and a partial
+// checksum. Null, the benchmark skipped, when the pool ran dry.
+Buffer* MakeSuperFrame(benchmark::State& state, BufferCache& cache, const Frame& frame) {
+  Buffer* head = MakeChain(cache, frame.bytes, kSegmentBytes);
+  if (head == nullptr) {
+    state.SkipWithError("buffer pool exhausted");
+    return nullptr;
+  }
+  head->gso_type = offload::kGsoTcpV4;
+  head->gso_size = kMss;
+  head->offload_flags = Buffer::kOffloadNeedsCsum;
+  head->csum_start = static_cast<uint16_t>(frame.l4);
+  head->csum_offset = kTcpChecksumOffset;
+  return head;
+}
+
 void BM_SegmentTcp(benchmark::State& state) {
   auto pool = MakePool(4096);
   if (!pool.ok()) {
@@ -127,16 +143,8 @@ void BM_SegmentTcp(benchmark::State& state) {
   }
   BufferCache cache(**pool);
   const Frame frame = MakeTcpFrame(/*v4=*/true, /*tcp_header_len=*/32, kSuperFrameLen);
-  Buffer* head = MakeChain(cache, frame.bytes, kSegmentBytes);
-  if (head == nullptr) {
-    state.SkipWithError("buffer pool exhausted");
-    return;
-  }
-  head->gso_type = offload::kGsoTcpV4;
-  head->gso_size = kMss;
-  head->offload_flags = Buffer::kOffloadNeedsCsum;
-  head->csum_start = static_cast<uint16_t>(frame.l4);
-  head->csum_offset = kTcpChecksumOffset;
+  Buffer* head = MakeSuperFrame(state, cache, frame);
+  if (head == nullptr) return;
   const uint32_t segments = static_cast<uint32_t>((kSuperFrameLen - frame.hdr_len + kMss - 1) / kMss);
   Buffer* out[offload::kMaxGsoSegments];
 
@@ -182,16 +190,8 @@ void BM_CoalesceTcp(benchmark::State& state) {
   }
   BufferCache cache(**pool);
   const Frame frame = MakeTcpFrame(/*v4=*/true, /*tcp_header_len=*/32, kSuperFrameLen);
-  Buffer* head = MakeChain(cache, frame.bytes, kSegmentBytes);
-  if (head == nullptr) {
-    state.SkipWithError("buffer pool exhausted");
-    return;
-  }
-  head->gso_type = offload::kGsoTcpV4;
-  head->gso_size = kMss;
-  head->offload_flags = Buffer::kOffloadNeedsCsum;
-  head->csum_start = static_cast<uint16_t>(frame.l4);
-  head->csum_offset = kTcpChecksumOffset;
+  Buffer* head = MakeSuperFrame(state, cache, frame);
+  if (head == nullptr) return;
   Buffer* segs[offload::kMaxGsoSegments];
   Buffer* out[offload::kMaxGsoSegments];
   uint16_t packets[offload::kMaxGsoSegments];

@@ -40,6 +40,7 @@ struct QueueCounters {
 
   void Add(std::atomic<uint64_t>& c, uint64_t n) { c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
 };
+static_assert(sizeof(QueueCounters) <= 64, "the queue counters fit one cache line");
 
 class RxQueue {
  public:
@@ -54,7 +55,9 @@ class RxQueue {
   // Cold, control thread: folds counters the kernel keeps (e.g. PACKET_STATISTICS) into
   // `counters`. Called before counters are shown.
   virtual void RefreshCounters() {}
-  QueueCounters counters;
+  // A cache line of its own (8 counters): the control thread's reads never share a line with
+  // the derived queue's hot fields, which start on the next one.
+  alignas(64) QueueCounters counters;
 };
 
 class TxQueue {
@@ -62,7 +65,7 @@ class TxQueue {
   virtual ~TxQueue() = default;
   // Hot. Takes ownership of pkts[0..n); returns how many were queued for the wire.
   virtual uint16_t Transmit(BufferCache& cache, Buffer* const* pkts, uint16_t n) noexcept = 0;
-  QueueCounters counters;
+  alignas(64) QueueCounters counters;  // a cache line of its own, as in RxQueue
 };
 
 // What `show hardware-interfaces` and the engine need to know of a driver.
